@@ -139,25 +139,45 @@ static double *transpose_d(const double *a, int r, int c)
 }
 
 
+double *resize_pinv(const double *A, int m, int n)
+{
+    if (m >= n)
+        return pinv_tall(A, m, n);
+
+    /* Wide: pinv(A) = pinv(A^T)^T, and A^T is tall. */
+    double *At = transpose_d(A, m, n);                  /* n x m */
+    double *PAt = pinv_tall(At, n, m);                  /* m x n */
+    double *P = transpose_d(PAt, m, n);                 /* n x m */
+    free(At);
+    free(PAt);
+    return P;
+}
+
+
 double *resize_pinv_matrix_d(int p0, int p)
 {
     HASSERT(p0 >= 1 && p >= 1);
-    int n0 = p0 * p0, n = p * p;
-    double *B = resize_bilinear_2d(p, p, p0, p0);        /* n x n0 */
-    double *M;
+    size_t n0 = (size_t)p0 * p0;
+    double *R = xmalloc((size_t)p * p0 * sizeof *R);
+    double *M = xmalloc((size_t)p * p * n0 * sizeof *M);
 
-    if (n >= n0) {
-        /* Upsampling: B is tall and pinv(B^T) = pinv(B)^T. */
-        double *PB = pinv_tall(B, n, n0);                /* n0 x n */
-        M = transpose_d(PB, n0, n);
-        free(PB);
-    } else {
-        /* Downsampling: B^T is tall. */
-        double *Bt = transpose_d(B, n, n0);              /* n0 x n */
-        M = pinv_tall(Bt, n0, n);                        /* n x n0 */
-        free(Bt);
-    }
-    free(B);
+    /* B = kron(R, R) with R the 1-D p x p0 resize, and pinv(kron(X, Y)) = kron(pinv X, pinv Y),
+     * so pinv(B^T) = kron(M1, M1) with M1 = pinv(R^T) (p x p0). Decomposing the p x p0 factor
+     * instead of the p^2 x p0^2 matrix takes 16 -> 32 from about a second to microseconds;
+     * test_resize compares the two. */
+    resize_bilinear_1d(R, p, p0);
+    double *Rt = transpose_d(R, p, p0);                 /* p0 x p */
+    double *M1 = resize_pinv(Rt, p0, p);                /* p x p0 */
+    for (int oy = 0; oy < p; oy++)
+        for (int ox = 0; ox < p; ox++) {
+            double *row = M + ((size_t)oy * p + ox) * n0;
+            for (int iy = 0; iy < p0; iy++)
+                for (int ix = 0; ix < p0; ix++)
+                    row[(size_t)iy * p0 + ix] = M1[(size_t)oy * p0 + iy] * M1[(size_t)ox * p0 + ix];
+        }
+    free(R);
+    free(Rt);
+    free(M1);
     return M;
 }
 

@@ -21,11 +21,16 @@ void resize_bilinear_1d(double *R, int out_n, int in_n);
  * grid to out_h x out_w. Returns a malloc'd matrix; the caller frees it. */
 double *resize_bilinear_2d(int out_h, int out_w, int in_h, int in_w);
 
+/* The Moore-Penrose pseudo-inverse (n x m) of any m x n matrix A, by GSL's SVD of A or, when
+ * A is wide, of A^T; singular values below 1e-10 * s_max count as zero. Returns a malloc'd
+ * matrix. */
+double *resize_pinv(const double *A, int m, int n);
+
 /* The FlexiViT pseudo-inverse resize M = pinv(B^T), p^2 x p0^2, where
  * B = resize_bilinear_2d(p, p, p0, p0). A weight slice w (p0 x p0) maps to w_hat = M w so
  * that B^T w_hat = w exactly when p >= p0 (so <x, w> = <B x, w_hat> for every patch x), and
- * B^T w_hat is the least-squares fit to w when p < p0. Computed in double by SVD; singular
- * values below 1e-10 * s_max are treated as zero. Returns a malloc'd matrix. */
+ * B^T w_hat is the least-squares fit to w when p < p0. Computed in double from the SVD of
+ * the 1-D factor (B is a Kronecker product). Returns a malloc'd matrix. */
 double *resize_pinv_matrix_d(int p0, int p);
 
 /* Float copy of resize_pinv_matrix_d(p0, p), computed once per (p0, p) and cached; the

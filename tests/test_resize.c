@@ -235,6 +235,76 @@ static void test_pinv_downsample(int p0, int p)
 }
 
 
+/* The Kronecker-factored resize_pinv_matrix_d against the pseudo-inverse of the full
+ * p0^2 x p^2 matrix B^T (tall when downsampling, wide when upsampling). */
+static void test_pinv_kron(int p0, int p)
+{
+    int n0 = p0 * p0, n = p * p;
+    double *B = resize_bilinear_2d(p, p, p0, p0), *Bt = xmalloc((size_t)n * n0 * sizeof *Bt);
+    char name[96];
+
+    for (int i = 0; i < n; i++)
+        for (int j = 0; j < n0; j++)
+            Bt[(size_t)j * n + i] = B[(size_t)i * n0 + j];
+    double *full = resize_pinv(Bt, n0, n), *M = resize_pinv_matrix_d(p0, p), worst = 0.0;
+    for (size_t i = 0; i < (size_t)n * n0; i++)
+        worst = fmax(worst, fabs(full[i] - M[i]));
+    snprintf(name, sizeof name, "pinv %d->%d Kronecker factors vs SVD of the full B^T", p0, p);
+    check_close(worst, 0.0, 1e-10, name);
+    free(B); free(Bt); free(full); free(M);
+}
+
+
+/* The four Moore-Penrose conditions for a rank-2 m x n matrix (columns or rows repeat), so
+ * the tolerance on small singular values is exercised in both orientations. */
+static void test_pinv_general(int m, int n)
+{
+    double *A = rand_d((size_t)m * n, 1000 + m), worst[4] = { 0 };
+    char name[96];
+
+    /* Every column is a combination of the first two: rank 2. */
+    for (int i = 0; i < m; i++)
+        for (int j = 2; j < n; j++)
+            A[(size_t)i * n + j] = 2.385 * A[(size_t)i * n] - 0.5 * j * A[(size_t)i * n + 1];
+    double *P = resize_pinv(A, m, n);                    /* n x m */
+    double *AP = xcalloc((size_t)m * m, sizeof *AP), *PA = xcalloc((size_t)n * n, sizeof *PA);
+    for (int i = 0; i < m; i++)
+        for (int j = 0; j < m; j++)
+            for (int k = 0; k < n; k++)
+                AP[i * m + j] += A[i * n + k] * P[k * m + j];
+    for (int i = 0; i < n; i++)
+        for (int j = 0; j < n; j++)
+            for (int k = 0; k < m; k++)
+                PA[i * n + j] += P[i * m + k] * A[k * n + j];
+    for (int i = 0; i < m; i++)
+        for (int j = 0; j < n; j++) {
+            double apa = 0.0;
+            for (int k = 0; k < m; k++)
+                apa += AP[i * m + k] * A[k * n + j];
+            worst[0] = fmax(worst[0], fabs(apa - A[i * n + j]));
+        }
+    for (int i = 0; i < n; i++)
+        for (int j = 0; j < m; j++) {
+            double pap = 0.0;
+            for (int k = 0; k < n; k++)
+                pap += PA[i * n + k] * P[k * m + j];
+            worst[1] = fmax(worst[1], fabs(pap - P[i * m + j]));
+        }
+    for (int i = 0; i < m; i++)
+        for (int j = 0; j < m; j++)
+            worst[2] = fmax(worst[2], fabs(AP[i * m + j] - AP[j * m + i]));
+    for (int i = 0; i < n; i++)
+        for (int j = 0; j < n; j++)
+            worst[3] = fmax(worst[3], fabs(PA[i * n + j] - PA[j * n + i]));
+    static const char *cond[4] = { "A P A = A", "P A P = P", "A P symmetric", "P A symmetric" };
+    for (int c = 0; c < 4; c++) {
+        snprintf(name, sizeof name, "pinv of a rank-2 %dx%d matrix: %s", m, n, cond[c]);
+        check_close(worst[c], 0.0, 1e-10, name);
+    }
+    free(A); free(P); free(AP); free(PA);
+}
+
+
 static void test_pinv_identity(int p0)
 {
     double *M = resize_pinv_matrix_d(p0, p0), worst = 0.0, worstf = 0.0;
@@ -407,6 +477,12 @@ int main(void)
     test_pinv_downsample(4, 3);
     test_pinv_downsample(8, 5);
     test_pinv_downsample(16, 4);
+    test_pinv_kron(4, 6);
+    test_pinv_kron(4, 3);
+    test_pinv_kron(8, 12);
+    test_pinv_kron(6, 4);
+    test_pinv_general(7, 4);
+    test_pinv_general(4, 7);
     test_pinv_identity(4);
     test_pinv_identity(8);
     test_cache();
