@@ -51,13 +51,26 @@ static double dino_student_row(float *ds, const float *s, const double *ptsum, d
 }
 
 
-float loss_dino_pair(float *ds, const float *s, const float *pt, int B, int K, float tau_s)
+/* Sums n per-row losses in row order: an OpenMP reduction would make the last bits of the
+ * loss depend on the thread count. Frees the array. */
+static double dino_sum_rows(double *row_loss, int n)
 {
     double total = 0.0;
 
+    for (int i = 0; i < n; i++)
+        total += row_loss[i];
+    free(row_loss);
+    return total;
+}
+
+
+float loss_dino_pair(float *ds, const float *s, const float *pt, int B, int K, float tau_s)
+{
     HASSERT(B >= 1 && K >= 1 && tau_s > 0.0f);
 
-    #pragma omp parallel reduction(+:total)
+    double *row_loss = xmalloc(sizeof(double) * (size_t)B);
+
+    #pragma omp parallel
     {
         double *x = xmalloc(sizeof(double) * (size_t)K);
         double *ptd = xmalloc(sizeof(double) * (size_t)K);
@@ -67,13 +80,13 @@ float loss_dino_pair(float *ds, const float *s, const float *pt, int B, int K, f
             size_t off = (size_t)b * K;
             for (int k = 0; k < K; k++)
                 ptd[k] = (double)pt[off + k];
-            total += dino_student_row(ds ? ds + off : NULL, s + off, ptd, 1.0, K,
-                                      1.0 / (double)tau_s, 1.0 / (double)B, x);
+            row_loss[b] = dino_student_row(ds ? ds + off : NULL, s + off, ptd, 1.0, K,
+                                           1.0 / (double)tau_s, 1.0 / (double)B, x);
         }
         free(x);
         free(ptd);
     }
-    return (float)(total / (double)B);
+    return (float)(dino_sum_rows(row_loss, B) / (double)B);
 }
 
 
@@ -83,9 +96,9 @@ float loss_dino_pair(float *ds, const float *s, const float *pt, int B, int K, f
 static double dino_all_rows(float *ds, const float *s, const float *pt, int n_global,
                             int n_crops, int B, int K, double inv_tau_s, double gscale)
 {
-    double total = 0.0;
+    double *row_loss = xmalloc(sizeof(double) * (size_t)n_crops * B);
 
-    #pragma omp parallel reduction(+:total)
+    #pragma omp parallel
     {
         double *x = xmalloc(sizeof(double) * (size_t)K);
         double *ptsum = xmalloc(sizeof(double) * (size_t)K);
@@ -104,13 +117,13 @@ static double dino_all_rows(float *ds, const float *s, const float *pt, int n_gl
                 m++;
             }
             size_t off = (size_t)vb * K;
-            total += dino_student_row(ds + off, s + off, ptsum, (double)m, K, inv_tau_s,
-                                      gscale, x);
+            row_loss[vb] = dino_student_row(ds + off, s + off, ptsum, (double)m, K, inv_tau_s,
+                                            gscale, x);
         }
         free(x);
         free(ptsum);
     }
-    return total;
+    return dino_sum_rows(row_loss, n_crops * B);
 }
 
 

@@ -11,11 +11,13 @@
  * dq_n = (2 / N) sum_m (p_nm - [m == n]) k_m. */
 float loss_moco_ctr(float *dq, const float *q, const float *k, int N, int D, float tau)
 {
-    double total = 0.0;
-
     HASSERT(N >= 1 && D >= 1 && tau > 0.0f);
 
-    #pragma omp parallel reduction(+:total)
+    /* per-row losses summed in row order afterwards: an OpenMP reduction would make the last
+     * bits of the loss depend on the thread count */
+    double *row_loss = xmalloc(sizeof(double) * (size_t)N);
+
+    #pragma omp parallel
     {
         /* per-thread scratch: one row of logits and one gradient row, in double */
         double *logit = xmalloc(sizeof(double) * (size_t)N);
@@ -30,7 +32,7 @@ float loss_moco_ctr(float *dq, const float *q, const float *k, int N, int D, flo
             for (int m = 0; m < N; m++)
                 logit[m] = loss_dot(qn, k + (size_t)m * D, D) * inv_tau;
             double lse = loss_logsumexp(logit, N);
-            total += lse - logit[n];
+            row_loss[n] = lse - logit[n];
 
             for (int d = 0; d < D; d++)
                 grow[d] = 0.0;
@@ -46,5 +48,10 @@ float loss_moco_ctr(float *dq, const float *q, const float *k, int N, int D, flo
         free(logit);
         free(grow);
     }
+
+    double total = 0.0;
+    for (int n = 0; n < N; n++)
+        total += row_loss[n];
+    free(row_loss);
     return (float)(2.0 * (double)tau * total / (double)N);
 }

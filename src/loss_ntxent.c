@@ -12,14 +12,15 @@ static int ntxent_twin(int i, int N)
 }
 
 
-/* lse[i] = log sum_{k != i} exp(z_i.z_k / tau); returns sum_i (lse[i] - s_i,twin).
+/* lse[i] = log sum_{k != i} exp(z_i.z_k / tau); returns sum_i (lse[i] - s_i,twin), summed in
+ * row order so that the loss does not depend on the thread count.
  * The self pair is skipped, not computed and subtracted: exp(s_ii) = exp(1/tau) would
  * dominate (and at tau = 0.01 swamp) the very sum it would then be removed from. */
 static double ntxent_row_lse(double *lse, const float *z, int N2, int D, double inv_tau)
 {
-    double total = 0.0;
+    double *row_loss = xmalloc(sizeof(double) * (size_t)N2);
 
-    #pragma omp parallel reduction(+:total)
+    #pragma omp parallel
     {
         double *logit = xmalloc(sizeof(double) * (size_t)N2);
 
@@ -32,10 +33,16 @@ static double ntxent_row_lse(double *lse, const float *z, int N2, int D, double 
                 if (k != i)
                     logit[n++] = loss_dot(zi, z + (size_t)k * D, D) * inv_tau;
             lse[i] = loss_logsumexp(logit, n);
-            total += lse[i] - loss_dot(zi, z + (size_t)ntxent_twin(i, N2 / 2) * D, D) * inv_tau;
+            row_loss[i] = lse[i]
+                          - loss_dot(zi, z + (size_t)ntxent_twin(i, N2 / 2) * D, D) * inv_tau;
         }
         free(logit);
     }
+
+    double total = 0.0;
+    for (int i = 0; i < N2; i++)
+        total += row_loss[i];
+    free(row_loss);
     return total;
 }
 

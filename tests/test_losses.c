@@ -10,6 +10,7 @@
 #include "check.h"
 
 #include <math.h>
+#include <omp.h>
 #include <string.h>
 
 #define SEED 2385
@@ -577,6 +578,35 @@ static void test_other_schedules(void)
 }
 
 
+/* Per-row losses are summed in row order, and each gradient row by one thread: results are
+ * bit-identical whatever the thread count. */
+static void test_thread_invariance(void)
+{
+    enum { N2 = 10, D = 6, NS = DC * DB * DK, NT = DG * DB * DK };
+    float z[N2 * D], dz1[N2 * D], dz3[N2 * D], s[NS], t[NT], ds1[NS], ds3[NS];
+    int saved = omp_get_max_threads();
+
+    fill_normal(z, N2 * D, 9, 2.385);
+    l2norm_rows(z, N2, D);
+    fill_normal(s, NS, 10, 0.2385);
+    fill_normal(t, NT, 11, 0.2385);
+
+    omp_set_num_threads(1);
+    float a1 = loss_ntxent(dz1, z, N2, D, 0.2f);
+    float m1 = loss_moco_ctr(dz1 + D, z + D, z, 5, D, 0.2f);
+    float d1 = loss_dino(ds1, NULL, s, t, NULL, DG, DC, DB, DK, 0.1f, 0.04f);
+    omp_set_num_threads(3);
+    float a3 = loss_ntxent(dz3, z, N2, D, 0.2f);
+    float m3 = loss_moco_ctr(dz3 + D, z + D, z, 5, D, 0.2f);
+    float d3 = loss_dino(ds3, NULL, s, t, NULL, DG, DC, DB, DK, 0.1f, 0.04f);
+    omp_set_num_threads(saved);
+
+    check_true(a1 == a3 && m1 == m3 && d1 == d3 && memcmp(dz1, dz3, sizeof dz1) == 0
+               && memcmp(ds1, ds3, sizeof ds1) == 0,
+               "losses and gradients bit-identical with 1 and 3 threads", NULL);
+}
+
+
 int main(void)
 {
     test_moco();
@@ -586,6 +616,7 @@ int main(void)
     test_dino_entropy();
     test_dino();
     test_dino_center();
+    test_thread_invariance();
     test_lr();
     test_other_schedules();
     return check_summary();
