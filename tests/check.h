@@ -20,7 +20,9 @@ static inline int check_true(int ok, const char *name, const char *detail)
 /* |observed - expected| <= tol. */
 static inline int check_close(double observed, double expected, double tol, const char *name)
 {
-    int ok = isfinite(observed) && fabs(observed - expected) <= tol;
+    /* An infinite expected value or tolerance would make any observation pass. */
+    int ok = isfinite(observed) && isfinite(expected) && isfinite(tol) &&
+             fabs(observed - expected) <= tol;
     printf("%s %s: observed %.9g, expected %.9g (tol %.2g)\n",
            ok ? "PASS" : "FAIL", name, observed, expected, tol);
     if (ok) check_npass++; else check_nfail++;

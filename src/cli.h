@@ -1,0 +1,8 @@
+/* cli.h: the subcommands of the hasten program; each takes its own argc/argv (after the
+ * subcommand word) and returns the process exit status. */
+#ifndef HASTEN_CLI_H
+#define HASTEN_CLI_H
+
+int cli_bench(int argc, char **argv);
+
+#endif

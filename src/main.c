@@ -1,0 +1,40 @@
+/* main.c: the hasten command line: dispatches to the subcommands. */
+#include "cli.h"
+#include "common.h"
+
+#include <stdio.h>
+#include <string.h>
+
+static void usage(FILE *f)
+{
+    fprintf(f,
+        "hasten %s: self-supervised ViT pretraining with compressed token sequences\n"
+        "\n"
+        "usage: hasten COMMAND [flags]\n"
+        "  bench     images/s of the backbone and of a MoCo v3 training step per strategy\n"
+        "  version   print the version\n"
+        "  help      this text\n"
+        "'hasten COMMAND --help' describes a command's flags.\n", HASTEN_VERSION);
+}
+
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) {
+        usage(stderr);
+        return 2;
+    }
+    if (strcmp(argv[1], "bench") == 0)
+        return cli_bench(argc - 2, argv + 2);
+    if (strcmp(argv[1], "version") == 0 || strcmp(argv[1], "--version") == 0) {
+        printf("hasten %s\n", HASTEN_VERSION);
+        return 0;
+    }
+    if (strcmp(argv[1], "help") == 0 || strcmp(argv[1], "--help") == 0) {
+        usage(stdout);
+        return 0;
+    }
+    fprintf(stderr, "error: unknown command '%s'\n", argv[1]);
+    usage(stderr);
+    return 2;
+}
