@@ -24,7 +24,8 @@ endif
 CFLAGS ?= -O2
 CFLAGS += -std=c11 -D_GNU_SOURCE -march=native -fopenmp $(WARN) -MMD -MP \
           -Isrc -Ikernels -Ianalysis -Isearch -I$(BLAS_INC) $(PKG_CFLAGS)
-LDLIBS := -L$(BLAS_DIR) -Wl,-rpath,$(BLAS_DIR) -lopenblas $(PKG_LIBS) -lm -fopenmp
+CFLAGS += $(EXTRA_CFLAGS)
+LDLIBS := $(EXTRA_CFLAGS) -L$(BLAS_DIR) -Wl,-rpath,$(BLAS_DIR) -lopenblas $(PKG_LIBS) -lm -fopenmp
 
 NVCC := $(shell command -v nvcc 2>/dev/null || ls /usr/local/cuda/bin/nvcc 2>/dev/null)
 CU_SRC := $(wildcard kernels/cuda/*.cu)

@@ -137,7 +137,7 @@ void head_build_mlp(Head *h, ParamTable *t, ParamTable *buffers, int nlayers, in
 void head_alloc(Head *h, int maxB)
 {
     const Backend *be = h->be;
-    size_t B = (size_t)maxB;
+    size_t B = (size_t)maxB, wn_max = 0;
 
     h->maxB = maxB;
     for (int i = 0; i < h->n; i++) {
@@ -149,11 +149,14 @@ void head_alloc(Head *h, int maxB)
         } else if (l->kind == HEAD_L2NORM) {
             h->stat1[i] = be->alloc(B * sizeof(float));
         } else if (l->kind == HEAD_WNLINEAR) {
-            h->wn_w = be->alloc((size_t)l->out * l->in * sizeof(float));
-            h->wn_dw = be->alloc((size_t)l->out * l->in * sizeof(float));
-            h->wn_norm = be->alloc((size_t)l->out * sizeof(float));
+            size_t nw = (size_t)l->out * l->in;
+            h->wn_w[i] = be->alloc(nw * sizeof(float));
+            h->stat1[i] = be->alloc((size_t)l->out * sizeof(float));
+            wn_max = nw > wn_max ? nw : wn_max;
         }
     }
+    if (wn_max > 0)
+        h->wn_dw = be->alloc(wn_max * sizeof(float));
     h->dA = be->alloc(B * (size_t)h->max_dim * sizeof(float));
     h->dB = be->alloc(B * (size_t)h->max_dim * sizeof(float));
 }
@@ -162,18 +165,19 @@ void head_alloc(Head *h, int maxB)
 void head_free(Head *h)
 {
     const Backend *be = h->be;
-    float *extra[] = {h->wn_w, h->wn_dw, h->wn_norm, h->dA, h->dB};
+    float *extra[] = {h->wn_dw, h->dA, h->dB};
 
     for (int i = 0; i < h->n; i++) {
-        if (h->act[i + 1]) be->free(h->act[i + 1]);
-        if (h->stat1[i]) be->free(h->stat1[i]);
-        if (h->stat2[i]) be->free(h->stat2[i]);
-        h->act[i + 1] = h->stat1[i] = h->stat2[i] = NULL;
+        float *own[] = {h->act[i + 1], h->stat1[i], h->stat2[i], h->wn_w[i]};
+        for (size_t j = 0; j < sizeof own / sizeof own[0]; j++)
+            if (own[j] != NULL)
+                be->free(own[j]);
+        h->act[i + 1] = h->stat1[i] = h->stat2[i] = h->wn_w[i] = NULL;
     }
     for (size_t j = 0; j < sizeof extra / sizeof extra[0]; j++)
         if (extra[j] != NULL)
             be->free(extra[j]);
-    h->wn_w = h->wn_dw = h->wn_norm = h->dA = h->dB = NULL;
+    h->wn_dw = h->dA = h->dB = NULL;
 }
 
 
@@ -212,9 +216,9 @@ const float *head_forward(Head *h, const float *params, float *buffers, const fl
             be->l2norm_forward(y, h->stat1[i], x, B, l->out, 1e-12f);
             break;
         case HEAD_WNLINEAR:
-            be->weightnorm_forward(h->wn_w, h->wn_norm, params + l->w,
+            be->weightnorm_forward(h->wn_w[i], h->stat1[i], params + l->w,
                                    l->fixed_gain ? NULL : params + l->g, l->out, l->in);
-            be->matmul_forward(y, x, h->wn_w, NULL, B, l->in, l->out);
+            be->matmul_forward(y, x, h->wn_w[i], NULL, B, l->in, l->out);
             break;
         }
     }
@@ -262,10 +266,10 @@ void head_backward(Head *h, const float *params, float *grads, const float *dout
             break;
         case HEAD_WNLINEAR:
             be->zero(h->wn_dw, (size_t)l->out * l->in * sizeof(float));
-            be->matmul_backward(dx, h->wn_dw, NULL, dy, x, h->wn_w, B, l->in, l->out);
+            be->matmul_backward(dx, h->wn_dw, NULL, dy, x, h->wn_w[i], B, l->in, l->out);
             be->weightnorm_backward(grads + l->w, l->fixed_gain ? NULL : grads + l->g,
                                     h->wn_dw, params + l->w,
-                                    l->fixed_gain ? NULL : params + l->g, h->wn_norm,
+                                    l->fixed_gain ? NULL : params + l->g, h->stat1[i],
                                     l->out, l->in);
             break;
         }

@@ -34,7 +34,8 @@ typedef struct {
     int maxB, B;
     float *act[HEAD_MAX_LAYERS + 1]; /* act[0] is the caller's input, not owned */
     float *stat1[HEAD_MAX_LAYERS], *stat2[HEAD_MAX_LAYERS];
-    float *wn_w, *wn_dw, *wn_norm;   /* materialised weight of the weight-normalised layer */
+    float *wn_w[HEAD_MAX_LAYERS];    /* materialised weight of a weight-normalised layer */
+    float *wn_dw;                    /* its gradient, shared scratch of the largest size */
     float *dA, *dB;
 } Head;
 
