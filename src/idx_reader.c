@@ -15,17 +15,16 @@
 #define IDX_MAX_SIDE     65535u        /* keeps rows * cols * n inside 64 bits */
 #define IDX_FIRST_CHUNK  ((size_t)64 << 20)
 
-/* A file being read, and how many decompressed bytes it has given so far. */
+/* A file being read, and its name for messages. */
 typedef struct {
     gzFile gz;
     const char *path;
-    size_t pos;
 } IdxStream;
 
 
 static IdxStream idx_open(const char *path)
 {
-    IdxStream s = { NULL, path, 0 };
+    IdxStream s = { NULL, path };
 
     errno = 0;
     s.gz = gzopen(path, "rb");
@@ -36,20 +35,24 @@ static IdxStream idx_open(const char *path)
 }
 
 
-/* A failed inflate is the file's fault: Z_BUF_ERROR means the gzip stream ended early. */
+/* A failed inflate is the file's fault: Z_BUF_ERROR means the gzip stream ended early. zlib
+ * inflates ahead of what we have asked for, so the error may show on an early read; no byte
+ * position is given because it would mislead. */
 static void idx_check_stream(const IdxStream *s)
 {
     int err;
     const char *msg = gzerror(s->gz, &err);
+    size_t plen = strlen(s->path);
 
     if (err == Z_OK)
         return;
+    if (strncmp(msg, s->path, plen) == 0 && strncmp(msg + plen, ": ", 2) == 0)
+        msg += plen + 2;   /* zlib prefixes the path, which our message gives already */
     if (err == Z_BUF_ERROR)
-        user_error("%s: the gzip stream is truncated (%s) after %zu bytes of data; "
-                   "the file is incomplete", s->path, msg, s->pos);
+        user_error("%s: the gzip stream is truncated (%s); the file is incomplete", s->path, msg);
     if (err == Z_ERRNO)
-        user_error("%s: read failed after %zu bytes: %s", s->path, s->pos, strerror(errno));
-    user_error("%s: corrupt gzip data after %zu bytes: %s", s->path, s->pos, msg);
+        user_error("%s: read failed: %s", s->path, strerror(errno));
+    user_error("%s: corrupt gzip data: %s", s->path, msg);
 }
 
 
@@ -64,7 +67,6 @@ static size_t idx_read(IdxStream *s, void *buf, size_t len)
         if (r <= 0)
             break;
         got += (size_t)r;
-        s->pos += (size_t)r;
     }
     idx_check_stream(s);
     return got;
@@ -141,10 +143,12 @@ static uint8_t *idx_read_payload(IdxStream *s, size_t hdr_bytes, size_t expect, 
         CHECK_ALLOC(buf);
     }
     rest = got == expect ? idx_count_rest(s) : 0;
-    if (got != expect || rest != 0)
+    if (got != expect || rest != 0) {
+        free(buf);   /* only so that leak checkers stay quiet about the exit below */
         user_error("%s: header says %s, so %zu bytes expected, %zu found%s", s->path, claim,
                    hdr_bytes + expect, hdr_bytes + got + rest,
                    rest ? " (extra bytes after the last item)" : " (the file is short)");
+    }
     return buf;
 }
 
