@@ -135,6 +135,36 @@ static void write_png(const char *path, const uint8_t *pix, int w, int h, int c)
 }
 
 
+/* A PNG of any colour type and depth from packed rows of `stride` bytes; `interlace` writes
+ * Adam7. plte (n entries) is for palette images. */
+static void write_png_ex(const char *path, const uint8_t *rows, size_t stride, int w, int h,
+                         int color, int depth, int interlace, const png_color *plte, int n)
+{
+    FILE *fp = fopen(path, "wb");
+    png_structp png = png_create_write_struct(PNG_LIBPNG_VER_STRING, NULL, NULL, NULL);
+    png_infop info = png_create_info_struct(png);
+    png_bytep *ptrs = xmalloc((size_t)h * sizeof(png_bytep));
+
+    HASSERT(fp != NULL && png != NULL && info != NULL);
+    if (setjmp(png_jmpbuf(png)))
+        die_at(__FILE__, __LINE__, __func__, NULL, "libpng failed writing %s", path);
+    png_init_io(png, fp);
+    png_set_IHDR(png, info, (png_uint_32)w, (png_uint_32)h, depth, color,
+                 interlace ? PNG_INTERLACE_ADAM7 : PNG_INTERLACE_NONE,
+                 PNG_COMPRESSION_TYPE_DEFAULT, PNG_FILTER_TYPE_DEFAULT);
+    if (plte != NULL)
+        png_set_PLTE(png, info, plte, n);
+    png_write_info(png, info);
+    for (int y = 0; y < h; y++)
+        ptrs[y] = (png_bytep)(rows + (size_t)y * stride);
+    png_write_image(png, ptrs);
+    png_write_end(png, NULL);
+    png_destroy_write_struct(&png, &info);
+    free(ptrs);
+    HASSERT(fclose(fp) == 0);
+}
+
+
 /* A quality-100 JPEG without chroma subsampling, so decoding comes back within a few levels. */
 static void write_jpeg(const char *path, const uint8_t *pix, int w, int h, int c)
 {
@@ -632,6 +662,59 @@ static void test_folder_rgb(void)
 }
 
 
+/* Palette, RGBA, interlaced and 16-bit PNGs all become plain 8-bit gray or RGB. */
+static void test_folder_png_variants(void)
+{
+    enum { W = 9, H = 6, NPX = W * H };
+    png_color plte[4] = { { 200, 10, 30 }, { 0, 255, 7 }, { 33, 66, 99 }, { 250, 251, 252 } };
+    uint8_t idx[NPX], rgba[NPX * 4], rgb[NPX * 3], want[3][NPX * 3], gray16[NPX * 2], g8[NPX];
+    uint8_t *pl;
+    Dataset tr, te;
+
+    fill_random(rgba, sizeof(rgba), 70);
+    fill_random(rgb, sizeof(rgb), 71);
+    fill_random(g8, sizeof(g8), 72);
+    for (int p = 0; p < NPX; p++) {
+        idx[p] = (uint8_t)((p * 7 + 3) % 4);
+        want[0][p * 3] = plte[idx[p]].red;
+        want[0][p * 3 + 1] = plte[idx[p]].green;
+        want[0][p * 3 + 2] = plte[idx[p]].blue;
+        memcpy(want[1] + p * 3, rgba + p * 4, 3);
+        gray16[2 * p] = gray16[2 * p + 1] = g8[p];   /* v * 257 scales back to v exactly */
+    }
+    memcpy(want[2], rgb, sizeof(rgb));
+    write_png_ex(tpath("fv/train/k/a_palette.png"), idx, W, W, H, PNG_COLOR_TYPE_PALETTE, 8, 0,
+                 plte, 4);
+    write_png_ex(tpath("fv/train/k/b_rgba.png"), rgba, W * 4, W, H, PNG_COLOR_TYPE_RGBA, 8, 0,
+                 NULL, 0);
+    write_png_ex(tpath("fv/train/k/c_adam7.png"), rgb, W * 3, W, H, PNG_COLOR_TYPE_RGB, 8, 1,
+                 NULL, 0);
+    write_png_ex(tpath("fv/test/k/d.png"), rgb, W * 3, W, H, PNG_COLOR_TYPE_RGB, 8, 0, NULL, 0);
+    dataset_load(&tr, &te, "folder", tpath("fv"));
+    check_shape(&tr, 3, 3, H, W, 1, "folder palette/rgba/interlaced png give 3 channels");
+    for (int i = 0; i < 3 && tr.n == 3; i++) {
+        static const char *names[3] = { "folder palette png expands to its colours",
+                                        "folder rgba png drops alpha",
+                                        "folder interlaced png round-trip" };
+        pl = to_planar(want[i], W, H, 3);
+        check_bytes(dataset_image(&tr, (size_t)i), pl, NPX * 3, names[i]);
+        free(pl);
+    }
+    dataset_free(&tr);
+    dataset_free(&te);
+
+    write_png_ex(tpath("f16/train/k/a.png"), gray16, W * 2, W, H, PNG_COLOR_TYPE_GRAY, 16, 0,
+                 NULL, 0);
+    write_png_ex(tpath("f16/test/k/b.png"), gray16, W * 2, W, H, PNG_COLOR_TYPE_GRAY, 16, 0,
+                 NULL, 0);
+    dataset_load(&tr, &te, "folder", tpath("f16"));
+    check_shape(&tr, 1, 1, H, W, 1, "folder 16-bit gray png gives 1 channel");
+    check_bytes(tr.pixels, g8, NPX, "folder 16-bit png scaled to 8 bits");
+    dataset_free(&tr);
+    dataset_free(&te);
+}
+
+
 static void test_folder_errors(void)
 {
     uint8_t *im = smooth_image(8, 6, 3, 60);
@@ -825,6 +908,7 @@ int main(void)
     test_cifar();
     test_folder_png_gray();
     test_folder_rgb();
+    test_folder_png_variants();
     test_folder_errors();
     test_named_errors();
     test_subset();
