@@ -16,6 +16,19 @@ static inline float clamp01(float x)
 }
 
 
+/* Plain selects: unlike fmaxf/fminf (whose NaN rules block it) they vectorise. */
+static inline float max2(float a, float b)
+{
+    return a > b ? a : b;
+}
+
+
+static inline float min2(float a, float b)
+{
+    return a < b ? a : b;
+}
+
+
 static inline float luma(float r, float g, float b)
 {
     return 0.299f * r + 0.587f * g + 0.114f * b;
@@ -162,42 +175,46 @@ void aug_saturation(float *img, int CH, int H, int W, float f)
 }
 
 
-/* Rotates the hue by shift (in turns, [-0.5, 0.5]) through HSV. */
+/* One channel of HSV -> RGB without sector branches: n is 5, 3, 1 for r, g, b, h6 the hue
+ * in sixths of a turn, [0, 6). */
+static inline float hsv_channel(float n, float h6, float s, float v)
+{
+    float k = n + h6;
+    k = k >= 6.0f ? k - 6.0f : k;
+    float ramp = min2(min2(k, 4.0f - k), 1.0f);
+    return v - v * s * max2(ramp, 0.0f);
+}
+
+
+/* Rotates the hue by shift (in turns, [-0.5, 0.5]) through HSV. Written with selects rather
+ * than branches so the loop vectorises: random-looking pixels defeat branch prediction. */
 void aug_hue(float *img, int CH, int H, int W, float shift)
 {
+    HASSERT(shift >= -0.5f && shift <= 0.5f);   /* torchvision's range too */
     if (CH != 3)
         return;
     size_t hw = (size_t)H * W;
+    float *restrict pr = img, *restrict pg = img + hw, *restrict pb = img + 2 * hw;
+
+    /* omp simd: -O2's cheap cost model would leave this loop scalar. */
+    #pragma omp simd
     for (size_t i = 0; i < hw; i++) {
-        float r = img[i], g = img[hw + i], b = img[2 * hw + i];
-        float mx = fmaxf(r, fmaxf(g, b)), mn = fminf(r, fminf(g, b)), d = mx - mn;
-        float h = 0.0f, s = mx > 0.0f ? d / mx : 0.0f, v = mx;
+        float r = pr[i], g = pg[i], b = pb[i];
+        float mx = max2(r, max2(g, b)), mn = min2(r, min2(g, b)), d = mx - mn;
+        /* Unconditional divisions (a guarded one may not be vectorised under trapping
+         * math); a gray pixel has d = 0, so its hue and saturation still come out 0. */
+        float dinv = 1.0f / max2(d, 1e-30f);
+        float s = d / max2(mx, 1e-30f);
+        float h = mx == r ? (g - b) * dinv : (mx == g ? (b - r) * dinv + 2.0f
+                                                      : (r - g) * dinv + 4.0f);
+        h = h * (1.0f / 6.0f) + shift;      /* in [-2/3, 4/3): one wrap suffices */
+        h = h < 0.0f ? h + 1.0f : (h >= 1.0f ? h - 1.0f : h);
+        float h6 = h * 6.0f;
+        h6 = h6 >= 6.0f ? 0.0f : h6;   /* h just below 1 can round up to 6 */
 
-        if (d > 0.0f) {
-            if (mx == r)
-                h = (g - b) / d;
-            else if (mx == g)
-                h = (b - r) / d + 2.0f;
-            else
-                h = (r - g) / d + 4.0f;
-            h /= 6.0f;
-        }
-        h += shift;
-        h -= floorf(h);
-
-        float h6 = h * 6.0f, sec = floorf(h6), f = h6 - sec;
-        float p = v * (1.0f - s), q = v * (1.0f - s * f), t = v * (1.0f - s * (1.0f - f));
-        switch ((int)sec % 6) {
-        case 0: r = v; g = t; b = p; break;
-        case 1: r = q; g = v; b = p; break;
-        case 2: r = p; g = v; b = t; break;
-        case 3: r = p; g = q; b = v; break;
-        case 4: r = t; g = p; b = v; break;
-        default: r = v; g = p; b = q; break;
-        }
-        img[i] = clamp01(r);
-        img[hw + i] = clamp01(g);
-        img[2 * hw + i] = clamp01(b);
+        pr[i] = clamp01(hsv_channel(5.0f, h6, s, mx));
+        pg[i] = clamp01(hsv_channel(3.0f, h6, s, mx));
+        pb[i] = clamp01(hsv_channel(1.0f, h6, s, mx));
     }
 }
 
@@ -251,29 +268,51 @@ static int reflect(int i, int n)
 }
 
 
+/* Blurs one plane: rows from a reflect-padded copy into tmp, then columns back into img as
+ * whole-row multiply-adds (contiguous; omp simd, as -O2 alone leaves them scalar). pad holds
+ * max(H, W) + 2R floats, ry the reflected row of each y - R .. y + R. */
+static void blur_plane(float *img, float *tmp, float *pad, int *ry, int H, int W,
+                       const float *k, int R)
+{
+    for (int y = 0; y < H; y++) {
+        const float *row = img + (size_t)y * W;
+        for (int x = -R; x < W + R; x++)
+            pad[x + R] = row[reflect(x, W)];
+        #pragma omp simd
+        for (int x = 0; x < W; x++) {
+            float acc = 0.0f;
+            for (int j = 0; j <= 2 * R; j++)
+                acc += k[j] * pad[x + j];
+            tmp[(size_t)y * W + x] = acc;
+        }
+    }
+    for (int y = 0; y < H; y++) {
+        float *dst = img + (size_t)y * W;
+        for (int x = 0; x < W; x++)
+            dst[x] = 0.0f;
+        for (int j = 0; j <= 2 * R; j++) {
+            const float *src = tmp + (size_t)ry[y + j] * W;
+            #pragma omp simd
+            for (int x = 0; x < W; x++)
+                dst[x] += k[j] * src[x];
+        }
+        for (int x = 0; x < W; x++)
+            dst[x] = clamp01(dst[x]);
+    }
+}
+
+
 void aug_blur(float *img, float *tmp, int CH, int H, int W, float sigma_px)
 {
-    int R = aug_blur_radius(sigma_px);
-    float k[2 * R + 1];
+    int R = aug_blur_radius(sigma_px), n = (H > W ? H : W) + 2 * R;
+    float k[2 * R + 1], pad[n];
+    int ry[H + 2 * R];
 
     aug_blur_kernel(k, sigma_px);
-    for (int c = 0; c < CH; c++) {
-        float *src = img + (size_t)c * H * W, *t = tmp + (size_t)c * H * W;
-        for (int y = 0; y < H; y++)          /* rows into tmp */
-            for (int x = 0; x < W; x++) {
-                float acc = 0.0f;
-                for (int j = -R; j <= R; j++)
-                    acc += k[j + R] * src[(size_t)y * W + reflect(x + j, W)];
-                t[(size_t)y * W + x] = acc;
-            }
-        for (int y = 0; y < H; y++)          /* columns back into img */
-            for (int x = 0; x < W; x++) {
-                float acc = 0.0f;
-                for (int j = -R; j <= R; j++)
-                    acc += k[j + R] * t[(size_t)reflect(y + j, H) * W + x];
-                src[(size_t)y * W + x] = clamp01(acc);
-            }
-    }
+    for (int y = -R; y < H + R; y++)
+        ry[y + R] = reflect(y, H);
+    for (int c = 0; c < CH; c++)
+        blur_plane(img + (size_t)c * H * W, tmp + (size_t)c * H * W, pad, ry, H, W, k, R);
 }
 
 

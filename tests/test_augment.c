@@ -275,6 +275,11 @@ static void test_colour_identities(void)
     aug_hue(rgb, 3, 1, 1, 1.0f / 3.0f);
     check_close(fabs(rgb[0]) + fabs(rgb[1] - 0.8385f) + fabs(rgb[2]), 0, 1e-5,
                 "hue +1/3: red (0.8385,0,0) -> green");
+    memcpy(y, x, sizeof x);
+    aug_hue(y, CH, H, W, 0.2385f);
+    check_true(max_abs_diff(x, y, N) > 0.05, "hue +0.2385 changes a random image", NULL);
+    aug_hue(y, CH, H, W, -0.2385f);
+    check_close(max_abs_diff(x, y, N), 0.0, 1e-5, "hue +0.2385 then -0.2385 is the identity");
     memcpy(y, x, sizeof(float) * H * W);
     aug_saturation(y, 1, H, W, 0.3f);
     aug_hue(y, 1, H, W, 0.25f);
@@ -476,7 +481,8 @@ static void test_eval_and_multicrop(void)
         }
     check_close(err, 0.0, 1e-5, "eval at native side: (x/255 - mean)/std");
 
-    float *g = xmalloc(2 * N * H * W * sizeof(float)), *l = xmalloc(L * N * Sl * Sl * sizeof(float));
+    float *g = xmalloc(2 * N * H * W * sizeof(float));
+    float *l = xmalloc(L * N * Sl * Sl * sizeof(float));
     float *ref = xmalloc(N * H * W * sizeof(float));
     AugRecipe g0 = aug_recipe_dino_global(0, L, CH, H), g1 = aug_recipe_dino_global(1, L, CH, H);
     AugRecipe lo = aug_recipe_dino_local(CH, H, Sl);
