@@ -57,7 +57,7 @@ void aug_flip(float *img, int CH, int H, int W);
 void aug_brightness(float *img, int CH, int H, int W, float f);
 void aug_contrast(float *img, int CH, int H, int W, float f);
 void aug_saturation(float *img, int CH, int H, int W, float f);   /* no-op unless CH == 3 */
-void aug_hue(float *img, int CH, int H, int W, float shift);      /* no-op unless CH == 3 */
+void aug_hue(float *img, int CH, int H, int W, float shift);      /* shift in [-0.5, 0.5] */
 void aug_grayscale(float *img, int CH, int H, int W);             /* no-op unless CH == 3 */
 
 /* Gaussian blur, separable, reflect padding. tmp holds CH*H*W floats. */
@@ -94,7 +94,8 @@ void aug_apply(float *out, const uint8_t *img, int H, int W, const AugRecipe *r,
                const AugParams *p, float *scratch);
 
 /* out [B, CH, S, S]; sample b is image indices[b] of pixels (b itself when indices is NULL).
- * The stream of sample b is rng_stream(seed, RNG_AUGMENT, step, indices[b]*16 + view). */
+ * The stream of sample b is rng_stream(seed, RNG_AUGMENT, step, indices[b]*16 + view): keyed
+ * by the image, so one image listed twice in a batch gets the same view twice. */
 void augment_batch(float *out, const uint8_t *pixels, const int32_t *indices, int B, int CH,
                    int H, int W, const AugRecipe *r, uint64_t seed, uint64_t step, int view);
 
