@@ -22,7 +22,9 @@ typedef struct H5Out H5Out;
 /* Starts writing `path`: creates "<path>.tmp-<pid>" (a copy of the existing file when
  * copy_existing and the file exists, so an update is copy + modify + rename). Takes the
  * writer lock for path unless this process already holds it, and removes temp files that
- * killed writers left behind. User error when the path cannot be written. */
+ * killed writers left behind. User error when the path cannot be written. A run that rewrites
+ * its file many times holds h5lock_acquire for its whole life, so no other writer slips in
+ * between two commits. Not thread-safe (HDF5 here is the serial, non-threadsafe build). */
 H5Out *h5out_begin(const char *path, int copy_existing);
 
 /* The open temp file, for the h5_* helpers below. */

@@ -9,10 +9,17 @@
 #include <errno.h>
 #include <string.h>
 
-/* A write-side HDF5 call; a negative result is reported with the errno it left. */
+/* A write-side HDF5 call, with HDF5's error printing off: a negative result is reported with
+ * the errno it left (disk full: a user error; anything else: HDF5's stack, then die_at). */
 #define TRY_WRITE(call, loc, what) \
-    do { errno = 0; if ((long long)(call) < 0) H5IO_WRITE_FAILED((loc), (what), errno); } \
-    while (0)
+    do { \
+        H5ioQuiet q_; \
+        h5io_quiet_on(&q_); \
+        errno = 0; \
+        if ((long long)(call) < 0) \
+            H5IO_WRITE_FAILED((loc), (what), errno); \
+        h5io_quiet_off(&q_); \
+    } while (0)
 
 #define TABLE_CHUNK_VALUES 4096 /* doubles per table chunk: 32 KiB, a few hundred rows */
 
@@ -257,7 +264,6 @@ void h5_write(hid_t loc, const char *path, H5ioType type, int rank, const size_t
     hsize_t hd[H5IO_MAX_RANK];
     size_t count = 1;
     hid_t space, dset;
-    H5ioQuiet q;
     Where w;
 
     HASSERT(rank >= 0 && rank <= H5IO_MAX_RANK);
@@ -272,14 +278,12 @@ void h5_write(hid_t loc, const char *path, H5ioType type, int rank, const size_t
 
     space = rank == 0 ? H5Screate(H5S_SCALAR) : H5Screate_simple(rank, hd, NULL);
     CHECK_HDF5(space);
-    h5io_quiet_on(&q);
     TRY_WRITE(dset = H5Dcreate2(loc, path, file_type(type), space, H5P_DEFAULT, H5P_DEFAULT,
                                 H5P_DEFAULT), loc, w.path);
     if (count > 0)
         TRY_WRITE(H5Dwrite(dset, mem_type(type), H5S_ALL, H5S_ALL, H5P_DEFAULT, data), loc,
                   w.path);
     TRY_WRITE(H5Dclose(dset), loc, w.path);
-    h5io_quiet_off(&q);
     CHECK_HDF5(H5Sclose(space));
 }
 
@@ -416,7 +420,6 @@ static void attr_write(hid_t loc, const char *obj, const char *name, hid_t ftype
 {
     hsize_t dim = n < 0 ? 1 : (hsize_t)n;
     hid_t space, attr;
-    H5ioQuiet q;
     Where w;
 
     where_of(loc, obj, &w);
@@ -426,15 +429,13 @@ static void attr_write(hid_t loc, const char *obj, const char *name, hid_t ftype
     space = n < 0 ? H5Screate(H5S_SCALAR) : H5Screate_simple(1, &dim, NULL);
     CHECK_HDF5(space);
 
-    h5io_quiet_on(&q);
-    if (H5Aexists_by_name(loc, obj, name, H5P_DEFAULT) > 0)
+    if (h5_attr_exists(loc, obj, name))
         TRY_WRITE(H5Adelete_by_name(loc, obj, name, H5P_DEFAULT), loc, w.path);
     TRY_WRITE(attr = H5Acreate_by_name(loc, obj, name, ftype, space, H5P_DEFAULT, H5P_DEFAULT,
                                        H5P_DEFAULT), loc, w.path);
     if (dim > 0)
         TRY_WRITE(H5Awrite(attr, mtype, data), loc, w.path);
     TRY_WRITE(H5Aclose(attr), loc, w.path);
-    h5io_quiet_off(&q);
     CHECK_HDF5(H5Sclose(space));
 }
 
@@ -636,7 +637,6 @@ static void table_create(hid_t loc, const char *path, int ncols, const char *con
     hsize_t maxdims[2] = {H5S_UNLIMITED, (hsize_t)ncols};
     hsize_t chunk[2] = {TABLE_CHUNK_VALUES / (hsize_t)ncols + 1, (hsize_t)ncols};
     hid_t space, dcpl, dset;
-    H5ioQuiet q;
 
     make_parents(loc, path);
     space = H5Screate_simple(2, dims, maxdims);
@@ -644,11 +644,9 @@ static void table_create(hid_t loc, const char *path, int ncols, const char *con
     dcpl = H5Pcreate(H5P_DATASET_CREATE);
     CHECK_HDF5(dcpl);
     CHECK_HDF5(H5Pset_chunk(dcpl, 2, chunk));
-    h5io_quiet_on(&q);
     TRY_WRITE(dset = H5Dcreate2(loc, path, H5T_IEEE_F64LE, space, H5P_DEFAULT, dcpl,
                                 H5P_DEFAULT), loc, w->path);
     TRY_WRITE(H5Dclose(dset), loc, w->path);
-    h5io_quiet_off(&q);
     CHECK_HDF5(H5Pclose(dcpl));
     CHECK_HDF5(H5Sclose(space));
     h5_attr_strs(loc, path, "columns", (size_t)ncols, columns);
@@ -680,7 +678,6 @@ void h5_table_append(hid_t loc, const char *path, int ncols, const char *const *
 {
     hsize_t dims[2], start[2], count[2] = {nrows, (hsize_t)ncols};
     hid_t dset, fspace, mspace;
-    H5ioQuiet q;
     Where w;
 
     HASSERT(ncols > 0);
@@ -703,7 +700,6 @@ void h5_table_append(hid_t loc, const char *path, int ncols, const char *const *
     start[1] = 0;
     dims[0] += nrows;
 
-    h5io_quiet_on(&q);
     TRY_WRITE(H5Dset_extent(dset, dims), loc, w.path);
     fspace = H5Dget_space(dset);
     CHECK_HDF5(fspace);
@@ -712,7 +708,6 @@ void h5_table_append(hid_t loc, const char *path, int ncols, const char *const *
     CHECK_HDF5(mspace);
     TRY_WRITE(H5Dwrite(dset, H5T_NATIVE_DOUBLE, mspace, fspace, H5P_DEFAULT, rows), loc, w.path);
     TRY_WRITE(H5Dclose(dset), loc, w.path);
-    h5io_quiet_off(&q);
     CHECK_HDF5(H5Sclose(mspace));
     CHECK_HDF5(H5Sclose(fspace));
 }

@@ -122,7 +122,9 @@ static int is_disk_errno(int err)
 void h5io_write_failed(const char *file, int line, const char *func, hid_t loc,
                        const char *what, int err)
 {
-    char label[4096];
+    char label[4096], name[4096];
+    ssize_t len = H5Fget_name(loc, name, sizeof name);
+    int is_temp = len > 0 && strip_tmp_tag(name) != strlen(name);
 
     h5io_file_label(loc, label, sizeof label);
     if (!is_disk_errno(err)) {
@@ -133,8 +135,8 @@ void h5io_write_failed(const char *file, int line, const char *func, hid_t loc,
 
     /* We are exiting: the exit handler's close of the temp file would only fail again. */
     H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
-    user_error("cannot write %s (%s): %s; the previous file, if any, is unchanged", label,
-               what, strerror(err));
+    user_error("cannot write %s (%s): %s%s", label, what, strerror(err),
+               is_temp ? "; the previous file, if any, is unchanged" : "");
 }
 
 
