@@ -73,7 +73,7 @@ static BenchResult bench_backbone(const BenchSettings *s, const Backend *be, Vit
     be->upload(p, hp, t.total * sizeof(float));
     float *img = random_images(be, &s->vcfg, s->B, 2);
     float *dout = random_images(be, &(VitConfig){.S = 1, .CH = s->vcfg.C}, s->B, 3);
-    int NP = vit_num_patches(&s->vcfg, sh.P), TK = vit_kept_tokens(&s->vcfg, sh);
+    int NP = vit_num_patches(&s->vcfg, sh), TK = vit_kept_tokens(&s->vcfg, sh);
     int32_t *idx = xmalloc((size_t)s->B * TK * sizeof(int32_t));
 
     for (int i = -s->warmup; i < s->steps; i++) {
@@ -107,7 +107,7 @@ static BenchResult bench_moco(const BenchSettings *s, const Backend *be, VitShap
     Moco mo;
     BenchResult res = {0};
     double *times = xcalloc((size_t)s->steps, sizeof(double));
-    VitShape target = s->symmetric ? sh : (VitShape){s->vcfg.P0, 1.0f};
+    VitShape target = s->symmetric ? sh : (VitShape){s->vcfg.P0, 1.0f, 0};
 
     moco_init(&mo, &s->vcfg, &s->mcfg, be, s->B, 1);
     float *x1 = random_images(be, &s->vcfg, s->B, 2), *x2 = random_images(be, &s->vcfg, s->B, 3);
@@ -135,7 +135,8 @@ static BenchResult bench_moco(const BenchSettings *s, const Backend *be, VitShap
  * large square product as the machine's ceiling. */
 static BenchResult bench_sgemm(const BenchSettings *s, const Backend *be, int square)
 {
-    int M = square ? 2048 : s->B * (vit_num_patches(&s->vcfg, s->vcfg.P0) + 1);
+    VitShape base = {s->vcfg.P0, 1.0f, 0};
+    int M = square ? 2048 : s->B * (vit_num_patches(&s->vcfg, base) + 1);
     int K = square ? 2048 : s->vcfg.C, N = square ? 2048 : s->vcfg.C * s->vcfg.mlp_ratio;
     float *A = random_images(be, &(VitConfig){.S = 1, .CH = K}, M, 1);
     float *B = random_images(be, &(VitConfig){.S = 1, .CH = K}, N, 2);
@@ -271,14 +272,14 @@ int cli_bench(int argc, char **argv)
     VitShape grid[8];
     int ng = 0;
     if (P > 0 || keep > 0) {
-        grid[ng++] = (VitShape){s.vcfg.P0, 1.0f};
-        grid[ng++] = (VitShape){P > 0 ? P : s.vcfg.P0, keep > 0 ? (float)keep : 1.0f};
+        grid[ng++] = (VitShape){s.vcfg.P0, 1.0f, 0};
+        grid[ng++] = (VitShape){P > 0 ? P : s.vcfg.P0, keep > 0 ? (float)keep : 1.0f, 0};
     } else {
         int ps[2] = {s.vcfg.P0, 2 * s.vcfg.P0};
         float ks[3] = {1.0f, 0.5f, 0.25f};
         for (int i = 0; i < 2; i++)
             for (int j = 0; j < 3; j++)
-                grid[ng++] = (VitShape){ps[i], ks[j]};
+                grid[ng++] = (VitShape){ps[i], ks[j], 0};
     }
     for (int i = 0; i < ng; i++)
         if (vit_shape_error(&s.vcfg, grid[i]) != NULL)
@@ -295,7 +296,7 @@ int cli_bench(int argc, char **argv)
     BenchResult mm = run_child(&s, MODE_SGEMM_MODEL, grid[0]);
     double rate_sq = sq.flops / sq.seconds * 1e-9, rate_mm = mm.flops / mm.seconds * 1e-9;
     printf("sgemm rate: %.1f GFLOP/s (2048^3), %.1f GFLOP/s (model MLP shape %dx%dx%d)\n",
-           rate_sq, rate_mm, s.B * (vit_num_patches(&s.vcfg, s.vcfg.P0) + 1), s.vcfg.C,
+           rate_sq, rate_mm, s.B * (vit_num_patches(&s.vcfg, grid[0]) + 1), s.vcfg.C,
            s.vcfg.C * s.vcfg.mlp_ratio);
     printf("%%sgemm below is against the 2048^3 rate. time ratio and FLOP ratio are against "
            "the first row of each mode; dev = time ratio / FLOP ratio - 1.\n");

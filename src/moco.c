@@ -94,7 +94,7 @@ void moco_free(Moco *mo)
 static int32_t *draw_idx(const Moco *mo, VitShape sh, int B, uint64_t seed, uint64_t step,
                          int view)
 {
-    int NP = vit_num_patches(&mo->vcfg, sh.P), TK = vit_kept_tokens(&mo->vcfg, sh);
+    int NP = vit_num_patches(&mo->vcfg, sh), TK = vit_kept_tokens(&mo->vcfg, sh);
     int32_t *idx = xmalloc((size_t)B * TK * sizeof(int32_t));
 
     vit_draw_tokens(idx, B, NP, TK, seed, step, view);

@@ -39,12 +39,16 @@ const char *vit_config_error(const VitConfig *c)
 const char *vit_shape_error(const VitConfig *c, VitShape sh)
 {
     static char msg[256];
+    int S = vit_input_side(c, sh);
 
-    if (sh.P <= 0)
-        snprintf(msg, sizeof msg, "--patch %d: the patch side must be in [1, %d]", sh.P, c->S);
-    else if (sh.P > c->S)
+    if (sh.S < 0 || S > 2 * c->S)
+        snprintf(msg, sizeof msg, "image side %d: inputs must be in [1, %d] pixels (twice the "
+                 "configured side)", sh.S, 2 * c->S);
+    else if (sh.P <= 0)
+        snprintf(msg, sizeof msg, "--patch %d: the patch side must be in [1, %d]", sh.P, S);
+    else if (sh.P > S)
         snprintf(msg, sizeof msg, "--patch %d: the image (%d pixels) is smaller than one patch;"
-                 " the patch side must be in [1, %d]", sh.P, c->S, c->S);
+                 " the patch side must be in [1, %d]", sh.P, S, S);
     else if (!(sh.keep > 0.0f && sh.keep <= 1.0f))
         snprintf(msg, sizeof msg, "--keep %g: the keep ratio must be in (0, 1]", sh.keep);
     else
@@ -53,22 +57,28 @@ const char *vit_shape_error(const VitConfig *c, VitShape sh)
 }
 
 
-int vit_grid_side(const VitConfig *cfg, int P)
+int vit_input_side(const VitConfig *cfg, VitShape sh)
 {
-    return resize_grid_side(cfg->S, P);
+    return sh.S > 0 ? sh.S : cfg->S;
 }
 
 
-int vit_num_patches(const VitConfig *cfg, int P)
+int vit_grid_side(const VitConfig *cfg, VitShape sh)
 {
-    int G = vit_grid_side(cfg, P);
+    return resize_grid_side(vit_input_side(cfg, sh), sh.P);
+}
+
+
+int vit_num_patches(const VitConfig *cfg, VitShape sh)
+{
+    int G = vit_grid_side(cfg, sh);
     return G * G;
 }
 
 
 int vit_kept_tokens(const VitConfig *cfg, VitShape sh)
 {
-    int NP = vit_num_patches(cfg, sh.P);
+    int NP = vit_num_patches(cfg, sh);
     int TK = (int)lround((double)sh.keep * NP);
 
     return TK < 1 ? 1 : (TK > NP ? NP : TK);
@@ -87,7 +97,7 @@ void vit_init(Vit *m, const VitConfig *cfg, ParamTable *t, const Backend *be)
     m->cfg = *cfg;
     m->be = be;
     m->F = F;
-    m->G0 = vit_grid_side(cfg, cfg->P0);
+    m->G0 = resize_grid_side(cfg->S, cfg->P0);
     m->NP0 = m->G0 * m->G0;
     m->first = t->total;
 
@@ -261,7 +271,8 @@ void vit_forward(Vit *m, VitActs *a, const float *params, const float *img,
     HASSERT(B <= a->maxB);
     a->B = B;
     a->P = sh.P;
-    a->G = vit_grid_side(c, sh.P);
+    a->S = vit_input_side(c, sh);
+    a->G = vit_grid_side(c, sh);
     a->TK = vit_kept_tokens(c, sh);
     a->T = 1 + a->TK;
     HASSERT(a->T <= a->maxT || sh.P < c->P0);

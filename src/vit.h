@@ -26,6 +26,8 @@ typedef struct {
 typedef struct {
     int P;
     float keep;
+    int S;          /* side of the input images; 0: the configured S (DINO's local crops are
+                       smaller and run through the same network with fewer tokens) */
 } VitShape;
 
 /* Offsets of one block's tensors in the flat parameter vector. */
@@ -43,7 +45,7 @@ typedef struct Vit Vit;
 /* The per-pass state: sizes of the current pass and the buffers sized for the largest. */
 typedef struct {
     int maxB, maxT;
-    int B, T, TK, G, P;     /* sizes of the last forward */
+    int B, T, TK, G, P, S;  /* sizes of the last forward (S: input image side) */
     int keep_grads;         /* 0: inference only, one block's buffers reused by every block */
     float *img;             /* [B, CH, G*P, G*P] image resized to the patch grid */
     float *imgtmp;          /* [B, CH, S, G*P] the image after the width pass */
@@ -67,7 +69,7 @@ struct Vit {
     size_t first, count; /* the backbone's span in the flat vector */
     const Backend *be;
     /* resize maps cached per patch side on the device: [P*P, P0*P0], [G*G, G0*G0], image */
-    struct VitMaps { int P, G; float *pinv, *posmap, *imgmap; float *w_p, *pos_g, *dw_p, *dpos_g; }
+    struct VitMaps { int P, S, G; float *pinv, *posmap, *imgmap; float *w_p, *pos_g, *dw_p, *dpos_g; }
         maps[16];
     int nmaps;
 };
@@ -80,8 +82,9 @@ const char *vit_shape_error(const VitConfig *cfg, VitShape sh);
 void vit_init(Vit *m, const VitConfig *cfg, ParamTable *t, const Backend *be);
 void vit_free(Vit *m);
 
-int vit_grid_side(const VitConfig *cfg, int P);
-int vit_num_patches(const VitConfig *cfg, int P);
+int vit_input_side(const VitConfig *cfg, VitShape sh);
+int vit_grid_side(const VitConfig *cfg, VitShape sh);
+int vit_num_patches(const VitConfig *cfg, VitShape sh);
 int vit_kept_tokens(const VitConfig *cfg, VitShape sh);
 
 void vit_acts_init(VitActs *a, const Vit *m, int maxB, int keep_grads);

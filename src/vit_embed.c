@@ -25,20 +25,21 @@ static float *upload_matrix(const Backend *be, const double *src, size_t n)
 
 
 /* The resize maps of patch side P, built once and kept on the device. */
-static struct VitMaps *vit_maps(Vit *m, int P)
+static struct VitMaps *vit_maps(Vit *m, int P, int S)
 {
     const VitConfig *c = &m->cfg;
     const Backend *be = m->be;
     struct VitMaps *mp;
-    int G = vit_grid_side(c, P), GP = G * P;
+    int G = resize_grid_side(S, P), GP = G * P;
 
     for (int i = 0; i < m->nmaps; i++)
-        if (m->maps[i].P == P)
+        if (m->maps[i].P == P && m->maps[i].S == S)
             return &m->maps[i];
     HASSERT(m->nmaps < (int)(sizeof m->maps / sizeof m->maps[0]));
     mp = &m->maps[m->nmaps++];
     memset(mp, 0, sizeof(*mp));
     mp->P = P;
+    mp->S = S;
     mp->G = G;
 
     if (P != c->P0) {
@@ -55,11 +56,11 @@ static struct VitMaps *vit_maps(Vit *m, int P)
         mp->pos_g = be->alloc((size_t)G * G * c->C * sizeof(float));
         mp->dpos_g = be->alloc((size_t)G * G * c->C * sizeof(float));
     }
-    if (GP != c->S) {
+    if (GP != S) {
         /* Separable image resize: only the 1-D map is needed, [GP, S]. */
-        double *R = xmalloc((size_t)GP * c->S * sizeof(double));
-        resize_bilinear_1d(R, GP, c->S);
-        mp->imgmap = upload_matrix(be, R, (size_t)GP * c->S);
+        double *R = xmalloc((size_t)GP * S * sizeof(double));
+        resize_bilinear_1d(R, GP, S);
+        mp->imgmap = upload_matrix(be, R, (size_t)GP * S);
         free(R);
     }
     return mp;
@@ -82,12 +83,12 @@ void vit_embed_forward(Vit *m, VitActs *a, const float *params, const float *img
 {
     const VitConfig *c = &m->cfg;
     const Backend *be = m->be;
-    struct VitMaps *mp = vit_maps(m, a->P);
+    struct VitMaps *mp = vit_maps(m, a->P, a->S);
     int B = a->B, P = a->P, G = a->G, TK = a->TK, K0 = c->P0 * c->P0;
     const float *src = img, *w = params + m->patch_w, *pos = params + m->pos;
 
     if (mp->imgmap != NULL) {
-        resize_images(be, a->img, a->imgtmp, img, mp->imgmap, B * c->CH, c->S, G * P);
+        resize_images(be, a->img, a->imgtmp, img, mp->imgmap, B * c->CH, a->S, G * P);
         src = a->img;
     }
     be->patchify(a->patches, src, a->idx, B, c->CH, G, P, TK);
@@ -114,7 +115,7 @@ void vit_embed_backward(Vit *m, VitActs *a, const float *params, float *grads)
 {
     const VitConfig *c = &m->cfg;
     const Backend *be = m->be;
-    struct VitMaps *mp = vit_maps(m, a->P);
+    struct VitMaps *mp = vit_maps(m, a->P, a->S);
     int B = a->B, P = a->P, G = a->G, TK = a->TK, K0 = c->P0 * c->P0;
     const float *w = mp->pinv != NULL ? mp->w_p : params + m->patch_w;
     float *dpos = grads + m->pos, *dw = grads + m->patch_w;

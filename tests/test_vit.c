@@ -150,22 +150,22 @@ static void test_gradients(void)
     fixture_init(&f, cfg, B);
 
     /* Base patch, all tokens. */
-    VitShape base = {2, 1.0f};
+    VitShape base = {2, 1.0f, 0};
     vit_draw_tokens(idx, B, 16, 16, 1, 0, 0);
     gradcheck(&f, idx, base, "P=P0=2 keep=1 (16 tokens)");
 
     /* Token dropout: 8 of 16 per sample, different per sample. */
-    VitShape drop = {2, 0.5f};
+    VitShape drop = {2, 0.5f, 0};
     vit_draw_tokens(idx, B, 16, 8, 1, 3, 0);
     gradcheck(&f, idx, drop, "P=2 keep=0.5");
 
     /* Patch 4: pseudo-inverse resize of the weight and position grid 4x4 -> 2x2. */
-    VitShape big = {4, 1.0f};
+    VitShape big = {4, 1.0f, 0};
     vit_draw_tokens(idx, B, 4, 4, 1, 0, 0);
     gradcheck(&f, idx, big, "P=4 keep=1 (pinv + pos resize)");
 
     /* Patch 3: G = round(8/3) = 3, the image is resized to 9 pixels as well. */
-    VitShape odd = {3, 0.7f};
+    VitShape odd = {3, 0.7f, 0};
     vit_draw_tokens(idx, B, 9, vit_kept_tokens(&cfg, odd), 1, 5, 0);
     gradcheck(&f, idx, odd, "P=3 keep=0.7 (image resize + pinv + pos + dropout)");
 
@@ -207,7 +207,7 @@ static void test_properties(void)
         for (int j = 0; j < 16; j++)
             inorder &= idx[b * 16 + j] == j;
     check_true(inorder, "keep ratio 1 keeps all 16 patches in order", NULL);
-    VitShape full = {4, 1.0f};
+    VitShape full = {4, 1.0f, 0};
     vit_forward(&f.vit, &f.acts, f.params, f.img, idx, B, full);
     download_out(&f, o1);
 
@@ -223,7 +223,7 @@ static void test_properties(void)
                msg);
 
     /* 16 patches, keep 0.25: CLS plus 4 distinct patches, each its own embedding + position. */
-    VitShape quarter = {4, 0.25f};
+    VitShape quarter = {4, 0.25f, 0};
     int TK = vit_kept_tokens(&cfg, quarter);
     check_close(TK, 4, 0, "16 patches at keep 0.25 keep 4 tokens");
     vit_draw_tokens(idx, B, 16, TK, 42, 10, 0);
@@ -280,17 +280,17 @@ static void test_setting_errors(void)
     e = vit_config_error(&bad);
     check_true(e && strstr(e, "--width 192") && strstr(e, "--heads 5"),
                "width not divisible by heads names both settings", e);
-    e = vit_shape_error(&good, (VitShape){0, 1.0f});
+    e = vit_shape_error(&good, (VitShape){0, 1.0f, 0});
     check_true(e && strstr(e, "--patch 0") && strstr(e, "[1, 32]"), "patch 0 rejected", e);
-    e = vit_shape_error(&good, (VitShape){-3, 1.0f});
+    e = vit_shape_error(&good, (VitShape){-3, 1.0f, 0});
     check_true(e && strstr(e, "--patch -3"), "negative patch rejected", e);
-    e = vit_shape_error(&good, (VitShape){33, 1.0f});
+    e = vit_shape_error(&good, (VitShape){33, 1.0f, 0});
     check_true(e && strstr(e, "smaller than one patch"), "image smaller than a patch rejected", e);
-    e = vit_shape_error(&good, (VitShape){4, 0.0f});
+    e = vit_shape_error(&good, (VitShape){4, 0.0f, 0});
     check_true(e && strstr(e, "--keep 0") && strstr(e, "(0, 1]"), "keep 0 rejected", e);
-    e = vit_shape_error(&good, (VitShape){4, 1.5f});
+    e = vit_shape_error(&good, (VitShape){4, 1.5f, 0});
     check_true(e && strstr(e, "--keep 1.5"), "keep 1.5 rejected", e);
-    e = vit_shape_error(&good, (VitShape){4, NAN});
+    e = vit_shape_error(&good, (VitShape){4, NAN, 0});
     check_true(e != NULL, "keep NaN rejected", e);
 }
 
