@@ -102,7 +102,7 @@ static int32_t *draw_idx(const Moco *mo, VitShape sh, int B, uint64_t seed, uint
 }
 
 
-double moco_step(Moco *mo, const float *img1, const float *img2, int B, const MocoStep *st)
+double moco_grad(Moco *mo, const float *img1, const float *img2, int B, const MocoStep *st)
 {
     const Backend *be = mo->be;
     const float *imgs[2] = {img1, img2};
@@ -137,6 +137,13 @@ double moco_step(Moco *mo, const float *img1, const float *img2, int B, const Mo
         vit_backward(&mo->vit, &mo->acts, mo->p, mo->g, mo->proj.dA);
         free(idx);
     }
+    return loss;
+}
+
+
+double moco_step(Moco *mo, const float *img1, const float *img2, int B, const MocoStep *st)
+{
+    double loss = moco_grad(mo, img1, img2, B, st);
 
     mo->adam_t++;
     be->adamw_step(mo->p, mo->m, mo->v, mo->g, mo->decay, mo->params.total, st->lr, 0.9f,

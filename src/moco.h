@@ -41,7 +41,12 @@ void moco_init(Moco *mo, const VitConfig *vcfg, const MocoConfig *mcfg, const Ba
                int maxB, uint64_t seed);
 void moco_free(Moco *mo);
 
-/* One step on two augmented views img1, img2 [B, CH, S, S] (device). Returns the loss. */
+/* The EMA update of the target branch, then the loss and its gradient with respect to the
+ * online parameters (into mo->g, zeroed first) on two augmented views img1, img2
+ * [B, CH, S, S] (device), without changing the online parameters. Returns the loss. */
+double moco_grad(Moco *mo, const float *img1, const float *img2, int B, const MocoStep *st);
+
+/* moco_grad followed by the AdamW update. Returns the loss. */
 double moco_step(Moco *mo, const float *img1, const float *img2, int B, const MocoStep *st);
 
 /* FLOPs of one step of B images (both views): online forward + backward (3x forward), target
