@@ -146,7 +146,7 @@ double moco_step(Moco *mo, const float *img1, const float *img2, int B, const Mo
     double loss = moco_grad(mo, img1, img2, B, st);
 
     mo->adam_t++;
-    be->adamw_step(mo->p, mo->m, mo->v, mo->g, mo->decay, mo->params.total, st->lr, 0.9f,
+    mo->be->adamw_step(mo->p, mo->m, mo->v, mo->g, mo->decay, mo->params.total, st->lr, 0.9f,
                    0.999f, 1e-8f, st->wd, mo->adam_t);
     return loss;
 }
