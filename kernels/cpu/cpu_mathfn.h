@@ -8,7 +8,7 @@
 #include <stdint.h>
 #include <string.h>
 
-static inline float cpu_bits_to_float(int32_t i)
+static inline float cpu_bits_to_float(uint32_t i)
 {
     float f;
 
@@ -50,9 +50,11 @@ static inline float cpu_expf(float x)
     p = fmaf(p, r, 1.000000036e+00f);
     p = fmaf(p, r, 1.0f);
 
+    /* shifts on unsigned: for a NaN x, ni is garbage and a signed shift would be undefined */
     int32_t n1 = ni >> 1;
     int32_t n2 = ni - n1;
-    return p * cpu_bits_to_float((n1 + 127) << 23) * cpu_bits_to_float((n2 + 127) << 23);
+    return p * cpu_bits_to_float((uint32_t)(n1 + 127) << 23)
+             * cpu_bits_to_float((uint32_t)(n2 + 127) << 23);
 }
 
 
