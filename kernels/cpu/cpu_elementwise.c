@@ -6,7 +6,7 @@
 /* out = a + b */
 void cpu_add(float *out, const float *a, const float *b, size_t n)
 {
-    #pragma omp parallel for simd if (n >= CPU_PAR_MIN) schedule(static)
+    #pragma omp parallel for simd if (parallel: n >= CPU_PAR_MIN) schedule(static)
     for (size_t i = 0; i < n; i++)
         out[i] = a[i] + b[i];
 }
@@ -15,7 +15,7 @@ void cpu_add(float *out, const float *a, const float *b, size_t n)
 /* dst += src */
 void cpu_accumulate(float *dst, const float *src, size_t n)
 {
-    #pragma omp parallel for simd if (n >= CPU_PAR_MIN) schedule(static)
+    #pragma omp parallel for simd if (parallel: n >= CPU_PAR_MIN) schedule(static)
     for (size_t i = 0; i < n; i++)
         dst[i] += src[i];
 }
@@ -24,7 +24,7 @@ void cpu_accumulate(float *dst, const float *src, size_t n)
 /* x *= s */
 void cpu_scale(float *x, float s, size_t n)
 {
-    #pragma omp parallel for simd if (n >= CPU_PAR_MIN) schedule(static)
+    #pragma omp parallel for simd if (parallel: n >= CPU_PAR_MIN) schedule(static)
     for (size_t i = 0; i < n; i++)
         x[i] *= s;
 }
@@ -33,7 +33,7 @@ void cpu_scale(float *x, float s, size_t n)
 /* y = a*x + b*y */
 void cpu_axpby(float *y, float a, const float *x, float b, size_t n)
 {
-    #pragma omp parallel for simd if (n >= CPU_PAR_MIN) schedule(static)
+    #pragma omp parallel for simd if (parallel: n >= CPU_PAR_MIN) schedule(static)
     for (size_t i = 0; i < n; i++)
         y[i] = a * x[i] + b * y[i];
 }

@@ -8,7 +8,7 @@
 #include <stdint.h>
 #include <string.h>
 
-static inline float cpu_bits_to_float(int32_t i)
+static inline float cpu_bits_to_float(uint32_t i)
 {
     float f;
 
@@ -50,19 +50,23 @@ static inline float cpu_expf(float x)
     p = fmaf(p, r, 1.000000036e+00f);
     p = fmaf(p, r, 1.0f);
 
+    /* shifts on unsigned: for a NaN x, ni is garbage and a signed shift would be undefined */
     int32_t n1 = ni >> 1;
     int32_t n2 = ni - n1;
-    return p * cpu_bits_to_float((n1 + 127) << 23) * cpu_bits_to_float((n2 + 127) << 23);
+    return p * cpu_bits_to_float((uint32_t)(n1 + 127) << 23)
+             * cpu_bits_to_float((uint32_t)(n2 + 127) << 23);
 }
 
 
-/* erf(x), max absolute error ~1e-7 (tests/test_kernels.c measures it against libm in double).
- * |x| < 1: erf = x + x P(x^2), the leading x kept out of P because 1.128... rounded to
- * float alone would cost 6e-8. 1 <= |x| < 4: erf = 1 - e^{-x^2} Q(u), Q fitting erfcx(x) =
- * e^{x^2} erfc(x) in u = (2|x| - 5)/3 in [-1, 1], the fit weighted by e^{-x^2} so its error
- * is the error in erf. Past 4, 1 - erf(x) < 1.6e-8 is below half an ulp of 1, so |x| is
- * clamped at 4. Both halves are computed and one selected: no branch to stop vectorisation. */
-static inline float cpu_erff(float x)
+/* erf(x) given e = exp(-x^2), for callers that need that exponential too (GELU's backward):
+ * one exp serves both. Max absolute error ~1e-7 (tests/test_kernels.c measures it against
+ * libm in double). |x| < 1: erf = x + x P(x^2), the leading x kept out of P because 1.128...
+ * rounded to float alone would cost 6e-8. 1 <= |x| < 4: erf = 1 - e Q(u), Q fitting
+ * erfcx(x) = e^{x^2} erfc(x) in u = (2|x| - 5)/3 in [-1, 1], the fit weighted by e^{-x^2} so
+ * its error is the error in erf. Past 4, 1 - erf(x) < 1.6e-8 is below half an ulp of 1: the
+ * result is 1 (u is clamped too, so Q stays finite and inf * 0 cannot make a NaN). Every
+ * piece is computed and one selected: no branch to stop vectorisation. */
+static inline float cpu_erff_given_exp(float x, float e)
 {
     float a = fabsf(x);
 
@@ -76,8 +80,7 @@ static inline float cpu_erff(float x)
     ps = fmaf(ps, s, 0.128379158f);
     float small = fmaf(a, ps, a);
 
-    float ac = a > 4.0f ? 4.0f : a;
-    float u = fmaf(ac, 0.666666667f, -1.66666667f);
+    float u = fmaf(a > 4.0f ? 4.0f : a, 0.666666667f, -1.66666667f);
     float q = -6.644450292e-03f;
     q = fmaf(q, u, -9.116453160e-03f);
     q = fmaf(q, u, -1.490138365e-02f);
@@ -86,9 +89,15 @@ static inline float cpu_erff(float x)
     q = fmaf(q, u, 5.660505390e-02f);
     q = fmaf(q, u, -1.114495578e-01f);
     q = fmaf(q, u, 2.108065535e-01f);
-    float large = 1.0f - cpu_expf(-ac * ac) * q;
+    float large = a >= 4.0f ? 1.0f : 1.0f - e * q;
 
     return copysignf(a < 1.0f ? small : large, x);
+}
+
+
+static inline float cpu_erff(float x)
+{
+    return cpu_erff_given_exp(x, cpu_expf(-x * x));
 }
 
 #endif

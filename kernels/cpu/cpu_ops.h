@@ -7,7 +7,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* Below this many elements an OpenMP fork costs more than the loop it would split. */
+/* Below this many elements an OpenMP fork costs more than the loop it would split. Written
+ * as `if (parallel: ...)` on `parallel for simd`: a bare `if` also applies to the simd part
+ * (OpenMP 5.0) and a false one turns vectorisation off, 12x slower on GELU. */
 #define CPU_PAR_MIN 32768
 
 /* cpu_memory.c */

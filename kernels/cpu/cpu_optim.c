@@ -15,7 +15,7 @@ void cpu_adamw_step(float *p, float *m, float *v, const float *g, const float *d
     float bc1 = (float)(1.0 - pow((double)b1, t));
     float bc2 = (float)(1.0 - pow((double)b2, t));
 
-    #pragma omp parallel for simd if (n >= CPU_PAR_MIN) schedule(static)
+    #pragma omp parallel for simd if (parallel: n >= CPU_PAR_MIN) schedule(static)
     for (size_t i = 0; i < n; i++) {
         float mi = b1 * m[i] + (1.0f - b1) * g[i];
         float vi = b2 * v[i] + (1.0f - b2) * g[i] * g[i];
@@ -31,7 +31,7 @@ void cpu_adamw_step(float *p, float *m, float *v, const float *g, const float *d
 /* target = mom * target + (1 - mom) * online. */
 void cpu_ema_update(float *target, const float *online, size_t n, float mom)
 {
-    #pragma omp parallel for simd if (n >= CPU_PAR_MIN) schedule(static)
+    #pragma omp parallel for simd if (parallel: n >= CPU_PAR_MIN) schedule(static)
     for (size_t i = 0; i < n; i++)
         target[i] = mom * target[i] + (1.0f - mom) * online[i];
 }

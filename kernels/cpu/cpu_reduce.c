@@ -79,7 +79,7 @@ int cpu_all_finite(const float *x, size_t n)
 {
     int ok = 1;
 
-    #pragma omp parallel for simd if (n >= CPU_PAR_MIN) reduction(&:ok) schedule(static)
+    #pragma omp parallel for simd if (parallel: n >= CPU_PAR_MIN) reduction(&:ok) schedule(static)
     for (size_t i = 0; i < n; i++)
         ok &= (cpu_float_to_bits(x[i]) & 0x7f800000) != 0x7f800000;
     return ok;
