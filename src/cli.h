@@ -4,5 +4,7 @@
 #define HASTEN_CLI_H
 
 int cli_bench(int argc, char **argv);
+int cli_train(int argc, char **argv);
+int cli_probe(int argc, char **argv);
 
 #endif

@@ -11,6 +11,8 @@ static void usage(FILE *f)
         "hasten %s: self-supervised ViT pretraining with compressed token sequences\n"
         "\n"
         "usage: hasten COMMAND [flags]\n"
+        "  train     self-supervised pretraining under a compute budget (MoCo v3, SimCLR, DINO)\n"
+        "  probe     kNN and linear-probe accuracy of a run's checkpoint\n"
         "  bench     images/s of the backbone and of a MoCo v3 training step per strategy\n"
         "  version   print the version\n"
         "  help      this text\n"
@@ -24,6 +26,10 @@ int main(int argc, char **argv)
         usage(stderr);
         return 2;
     }
+    if (strcmp(argv[1], "train") == 0)
+        return cli_train(argc - 2, argv + 2);
+    if (strcmp(argv[1], "probe") == 0)
+        return cli_probe(argc - 2, argv + 2);
     if (strcmp(argv[1], "bench") == 0)
         return cli_bench(argc - 2, argv + 2);
     if (strcmp(argv[1], "version") == 0 || strcmp(argv[1], "--version") == 0) {
