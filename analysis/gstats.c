@@ -133,7 +133,8 @@ void gstats_add(GStatsAcc *acc, const float *g)
     /* Welford per coordinate: the M2 increment delta * (x - new mean) = delta^2 (c-1)/c is
      * never negative, so the summed M2 has none of the cancellation of sum ||g||^2 - K||gbar||^2
      * (which loses all digits when ||gbar||^2 >> V). */
-    #pragma omp parallel for schedule(static)
+    /* Threads only pay off beyond a few blocks; a parallel region per small add costs more. */
+    #pragma omp parallel for schedule(static) if (acc->nblk >= 4)
     for (size_t b = 0; b < acc->nblk; b++) {
         double s = 0.0;
         for (size_t i = acc->blk_start[b]; i < acc->blk_start[b + 1]; i++) {
@@ -228,7 +229,7 @@ static double *gram_matrix(const Side *s, const Side *r, size_t start, size_t en
     nchunk = nchunk > len ? len : nchunk;
     part = xcalloc(nchunk * P * P, sizeof *part);
 
-    #pragma omp parallel for schedule(dynamic, 1)
+    #pragma omp parallel for schedule(dynamic, 1) if (len * P * P >= ((size_t)1 << 20))
     for (size_t c = 0; c < nchunk; c++) {
         double *v = xmalloc(P * sizeof *v), *Gc = part + c * P * P;
         for (size_t i = start + len * c / nchunk; i < start + len * (c + 1) / nchunk; i++) {
@@ -290,33 +291,75 @@ static double side_ss(const Side *sd, const double *G, size_t P, const double *a
 }
 
 
-/* Every figure for the draws of s and ref taken with multiplicities as[], a0[]. */
-static void eval_figures(const double *G, size_t P, const Side *s, const Side *r,
-                         const double *as, const double *a0, double cost, double *out)
+/* A resampled pair of means: multiplicities, weights at the Gram rows, G times them. */
+typedef struct {
+    double *as, *a0;   /* [Ms], [M0] multiplicities of the groups */
+    double *w, *v;     /* [P] weights of the s and ref means (zero off their rows) */
+    double *Gw, *Gv;   /* [P] G w and G v */
+    double Ns, N0;     /* draws in the resampled sets */
+} Resample;
+
+
+static void resample_alloc(Resample *rs, size_t ms, size_t m0, size_t P)
 {
-    double *w = xcalloc(4 * P, sizeof *w), *v = w + P, *Gw = w + 2 * P, *Gv = w + 3 * P;
-    double Ns, N0, XX = 0.0, YY = 0.0, XY = 0.0, R, Vs, V0, norm0, bias;
+    rs->as = xmalloc(ms * sizeof *rs->as);
+    rs->a0 = xmalloc(m0 * sizeof *rs->a0);
+    rs->w = xcalloc(4 * P, sizeof *rs->w);
+    rs->v = rs->w + P;
+    rs->Gw = rs->w + 2 * P;
+    rs->Gv = rs->w + 3 * P;
+    for (size_t j = 0; j < ms; j++)
+        rs->as[j] = 1.0;
+    for (size_t l = 0; l < m0; l++)
+        rs->a0[l] = 1.0;
+}
+
+
+static void resample_free(Resample *rs)
+{
+    free(rs->as);
+    free(rs->a0);
+    free(rs->w);
+}
+
+
+/* Sets weights and G-products from the multiplicities (O(P^2)). */
+static void resample_apply(Resample *rs, const double *G, size_t P, const Side *s,
+                           const Side *r)
+{
+    rs->Ns = side_weights(s, rs->as, rs->w);
+    rs->N0 = side_weights(r, rs->a0, rs->v);
+    for (size_t a = 0; a < P; a++) {
+        double gw = 0.0, gv = 0.0;
+        for (size_t b = 0; b < P; b++) {
+            gw += G[a * P + b] * rs->w[b];
+            gv += G[a * P + b] * rs->v[b];
+        }
+        rs->Gw[a] = gw;
+        rs->Gv[a] = gv;
+    }
+}
+
+
+/* Every figure for the resampled means of rs (see gram_matrix for the rows). */
+static void eval_figures(const double *G, size_t P, const Side *s, const Side *r,
+                         const Resample *rs, double cost, double *out)
+{
+    double XX = 0.0, YY = 0.0, XY = 0.0, R, Vs, V0, norm0, bias;
     size_t d = P - 2, g = P - 1;
 
-    Ns = side_weights(s, as, w);
-    N0 = side_weights(r, a0, v);
-    for (size_t a = 0; a < P; a++)
-        for (size_t b = 0; b < P; b++) {
-            Gw[a] += G[a * P + b] * w[b];
-            Gv[a] += G[a * P + b] * v[b];
-        }
     for (size_t a = 0; a < P; a++) {
-        XX += w[a] * Gw[a];
-        YY += v[a] * Gv[a];
-        XY += w[a] * Gv[a];
+        XX += rs->w[a] * rs->Gw[a];
+        YY += rs->v[a] * rs->Gv[a];
+        XY += rs->w[a] * rs->Gv[a];
     }
 
     /* resampled gsbar - g0bar = d + X - Y;  resampled g0bar = g0bar + Y */
-    R = G[d * P + d] + 2.0 * Gw[d] - 2.0 * Gv[d] + XX - 2.0 * XY + YY;
-    Vs = side_ss(s, G, P, as, Gw, XX) / (Ns - 1.0);
-    V0 = side_ss(r, G, P, a0, Gv, YY) / (N0 - 1.0);
-    norm0 = G[g * P + g] + 2.0 * Gv[g] + YY;
-    bias = R - Vs / Ns - V0 / N0;
+    R = G[d * P + d] + 2.0 * rs->Gw[d] - 2.0 * rs->Gv[d] + XX - 2.0 * XY + YY;
+    Vs = side_ss(s, G, P, rs->as, rs->Gw, XX) / (rs->Ns - 1.0);
+    V0 = side_ss(r, G, P, rs->a0, rs->Gv, YY) / (rs->N0 - 1.0);
+    norm0 = G[g * P + g] + 2.0 * rs->Gv[g] + YY;
+    bias = R - Vs / rs->Ns - V0 / rs->N0;
 
     out[ST_NORM0] = norm0;
     out[ST_VS] = Vs;
@@ -329,29 +372,38 @@ static void eval_figures(const double *G, size_t P, const Side *s, const Side *r
     out[ST_BIAS_REL] = bias / norm0;
     out[ST_CVAR_REL] = cost * Vs / norm0;
     out[ST_CAMSE_REL] = (bias + cost * Vs) / norm0;
-    free(w);
 }
 
 
-/* Leave-one-group-out replicates of side `sd` (the other side whole): rep[j][ST_N]. */
+/* Leave-one-group-out replicates of one side (the other side whole): rep[j][ST_N].
+ * Dropping group j turns the weights w into (N w - n_j e_j) / (N - n_j), so G w is updated
+ * from the full-sample product with column j of G: O(P) per replicate instead of O(P^2). */
 static void jackknife_side(const double *G, size_t P, const Side *s, const Side *r,
-                           int drop_ref, double cost, double *rep)
+                           int drop_ref, double cost, const Resample *full, double *rep)
 {
     const Side *sd = drop_ref ? r : s;
-    double *as = xmalloc(s->m * sizeof *as), *a0 = xmalloc(r->m * sizeof *a0);
+    Resample rs;
 
-    for (size_t j = 0; j < s->m; j++)
-        as[j] = 1.0;
-    for (size_t l = 0; l < r->m; l++)
-        a0[l] = 1.0;
+    resample_alloc(&rs, s->m, r->m, P);
     for (size_t j = 0; j < sd->m; j++) {
-        double *a = drop_ref ? a0 : as;
-        a[j] = 0.0;
-        eval_figures(G, P, s, r, as, a0, cost, rep + j * ST_N);
-        a[j] = 1.0;
+        size_t q = sd->row + j;
+        double N = drop_ref ? full->N0 : full->Ns, nj = (double)sd->acc->count[j];
+        const double *w0 = drop_ref ? full->v : full->w, *Gw0 = drop_ref ? full->Gv : full->Gw;
+        double *w = drop_ref ? rs.v : rs.w, *Gw = drop_ref ? rs.Gv : rs.Gw;
+
+        memcpy(rs.w, full->w, 4 * P * sizeof *rs.w);
+        for (size_t a = 0; a < P; a++) {
+            w[a] = N * w0[a] / (N - nj);
+            Gw[a] = (N * Gw0[a] - nj * G[a * P + q]) / (N - nj);
+        }
+        w[q] = 0.0;
+        (drop_ref ? rs.a0 : rs.as)[j] = 0.0;
+        rs.Ns = drop_ref ? full->Ns : N - nj;
+        rs.N0 = drop_ref ? N - nj : full->N0;
+        eval_figures(G, P, s, r, &rs, cost, rep + j * ST_N);
+        (drop_ref ? rs.a0 : rs.as)[j] = 1.0;
     }
-    free(as);
-    free(a0);
+    resample_free(&rs);
 }
 
 
@@ -385,7 +437,8 @@ GStatsResult gstats_compare_range(const GStatsAcc *s, const GStatsAcc *ref, doub
 {
     Side ss, sr;
     GStatsResult res;
-    double *G, *ones, *rep_s, *rep_0, full[ST_N];
+    Resample all;
+    double *G, *rep_s, *rep_0, full[ST_N];
     GStatsCI *slot[ST_N];
     size_t P;
 
@@ -399,14 +452,13 @@ GStatsResult gstats_compare_range(const GStatsAcc *s, const GStatsAcc *ref, doub
     P = ss.m + sr.m + 2;
     G = gram_matrix(&ss, &sr, start, end);
 
-    ones = xmalloc((ss.m + sr.m) * sizeof *ones);
-    for (size_t j = 0; j < ss.m + sr.m; j++)
-        ones[j] = 1.0;
-    eval_figures(G, P, &ss, &sr, ones, ones + ss.m, cost_s, full);
+    resample_alloc(&all, ss.m, sr.m, P);
+    resample_apply(&all, G, P, &ss, &sr);
+    eval_figures(G, P, &ss, &sr, &all, cost_s, full);
     rep_s = xmalloc(ss.m * ST_N * sizeof *rep_s);
     rep_0 = xmalloc(sr.m * ST_N * sizeof *rep_0);
-    jackknife_side(G, P, &ss, &sr, 0, cost_s, rep_s);
-    jackknife_side(G, P, &ss, &sr, 1, cost_s, rep_0);
+    jackknife_side(G, P, &ss, &sr, 0, cost_s, &all, rep_s);
+    jackknife_side(G, P, &ss, &sr, 1, cost_s, &all, rep_0);
 
     memset(&res, 0, sizeof res);
     res.start = start;
@@ -433,7 +485,7 @@ GStatsResult gstats_compare_range(const GStatsAcc *s, const GStatsAcc *ref, doub
 
     free(rep_s);
     free(rep_0);
-    free(ones);
+    resample_free(&all);
     free(G);
     free(ss.m2);
     free(sr.m2);
