@@ -17,7 +17,14 @@
  * each strategy in turn, as the two draw sets are independent). The jackknife variances of the
  * two sets are added and the interval is estimate +- t * se with Welch-Satterthwaite degrees
  * of freedom (M_s - 1 and M_0 - 1 for the two parts), so with few groups the interval widens
- * honestly through the t quantile. */
+ * honestly through the t quantile. The jackknife is exact in its replicates (every figure is
+ * recomputed from the Gram matrix, no linearisation); for a true bias^2 of zero (a degenerate
+ * quadratic statistic) it is conservative, which errs on the safe side for "no bias".
+ *
+ * TODO(gstats): a bootstrap over draws (gsl_rng multinomial weights on the same Gram matrix)
+ * for keep_all; only the jackknife exists now, which is the sound choice for M ~ 10 groups.
+ * TODO(gstats): the Gram matrix is a plain O(n P^2) loop; keep_all with large K and n would
+ * want a blocked dsyrk. */
 #ifndef HASTEN_GSTATS_H
 #define HASTEN_GSTATS_H
 
