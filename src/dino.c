@@ -1,0 +1,204 @@
+/* dino.c: the DINO training step (see dino.h). Teacher logits [2, B, K] stay on the host
+ * between the teacher pass and the student crops; each student crop's logits [B, K] go down,
+ * its loss gradient comes back up. Token-dropout view ids: student global v uses v, teacher
+ * global a uses 2 + a (as MoCo's online and target views), student local j uses 4 + j. */
+#include "dino.h"
+
+#include "common.h"
+#include "losses.h"
+
+#include <string.h>
+
+void dino_init(Dino *d, const VitConfig *vcfg, const DinoConfig *dcfg, const Backend *be,
+               int maxB, uint64_t seed)
+{
+    size_t n, nk = (size_t)maxB * dcfg->K;
+    float *host;
+    const HeadLayer *last;
+
+    HASSERT(maxB >= 1 && dcfg->K >= 1 && dcfg->tau_s > 0.0f);
+    memset(d, 0, sizeof(*d));
+    d->vcfg = *vcfg;
+    d->dcfg = *dcfg;
+    d->be = be;
+    d->maxB = maxB;
+    params_init_table(&d->params);
+    params_init_table(&d->buffers);
+
+    vit_init(&d->vit, vcfg, &d->params, be);
+    head_init(&d->head, "head", vcfg->C, be);
+    head_build_mlp(&d->head, &d->params, &d->buffers, 3, dcfg->hidden, dcfg->bottleneck, 0, 1,
+                   1);
+    head_add_l2norm(&d->head);
+    head_add_wnlinear(&d->head, &d->params, dcfg->K, 1);
+    head_finish(&d->head, &d->params);
+    HASSERT(d->buffers.total == 0);
+    d->head_t = d->head;
+    last = &d->head.layer[d->head.n - 1];
+    d->last_first = last->w;
+    d->last_count = d->params.total - last->w;
+
+    n = d->params.total;
+    d->p = be->alloc(n * sizeof(float));
+    d->g = be->alloc(n * sizeof(float));
+    d->m = be->alloc(n * sizeof(float));
+    d->v = be->alloc(n * sizeof(float));
+    d->decay = be->alloc(n * sizeof(float));
+    d->p_t = be->alloc(n * sizeof(float));
+
+    host = xmalloc(n * sizeof(float));
+    params_fill_init(&d->params, host, seed);
+    be->upload(d->p, host, n * sizeof(float));
+    be->upload(d->p_t, host, n * sizeof(float));
+    params_decay_mask(&d->params, host);
+    be->upload(d->decay, host, n * sizeof(float));
+    free(host);
+
+    vit_acts_init(&d->acts, &d->vit, maxB, 1);
+    vit_acts_init(&d->acts_t, &d->vit, maxB, 0);
+    head_alloc(&d->head, maxB);
+    head_alloc(&d->head_t, maxB);
+    d->center = xcalloc((size_t)dcfg->K, sizeof(float));
+    d->h_t = xmalloc(2 * nk * sizeof(float));
+    d->h_pt = xmalloc(2 * nk * sizeof(float));
+    d->h_s = xmalloc(nk * sizeof(float));
+    d->h_ds = xmalloc(nk * sizeof(float));
+    d->h_tmp = xmalloc(nk * sizeof(float));
+    d->d_ds = be->alloc(nk * sizeof(float));
+    d->idx = xmalloc((size_t)maxB * (size_t)(2 * vcfg->S) * (size_t)(2 * vcfg->S) *
+                     sizeof(int32_t));
+}
+
+
+void dino_free(Dino *d)
+{
+    const Backend *be = d->be;
+    float *dev[] = {d->p, d->g, d->m, d->v, d->decay, d->p_t, d->d_ds};
+    float *hst[] = {d->center, d->h_t, d->h_pt, d->h_s, d->h_ds, d->h_tmp};
+
+    vit_acts_free(&d->acts, &d->vit);
+    vit_acts_free(&d->acts_t, &d->vit);
+    head_free(&d->head);
+    head_free(&d->head_t);
+    vit_free(&d->vit);
+    for (size_t i = 0; i < sizeof dev / sizeof dev[0]; i++)
+        be->free(dev[i]);
+    for (size_t i = 0; i < sizeof hst / sizeof hst[0]; i++)
+        free(hst[i]);
+    free(d->idx);
+    params_free_table(&d->params);
+    params_free_table(&d->buffers);
+    memset(d, 0, sizeof(*d));
+}
+
+
+VitShape dino_local_shape(VitShape online, int S_local)
+{
+    VitShape sh = {online.P < S_local ? online.P : S_local, online.keep, S_local};
+
+    return sh;
+}
+
+
+/* Draws kept tokens of one pass into d->idx and runs the backbone on it. */
+static void run_vit(Dino *d, VitActs *a, const float *params, const float *img, int B,
+                    VitShape sh, const DinoStep *st, int view)
+{
+    int NP = vit_num_patches(&d->vcfg, sh), TK = vit_kept_tokens(&d->vcfg, sh);
+
+    vit_draw_tokens(d->idx, B, NP, TK, st->seed, st->step, view);
+    vit_forward(&d->vit, a, params, img, d->idx, B, sh);
+}
+
+
+/* One student crop v: forward, its loss terms against every teacher global a != v (each
+ * divided by n_pairs), and the backward into d->g. Returns the crop's share of the loss. */
+static double student_crop(Dino *d, const float *img, VitShape sh, int v, int view, int B,
+                           int n_pairs, const DinoStep *st)
+{
+    const Backend *be = d->be;
+    int K = d->dcfg.K;
+    size_t nk = (size_t)B * K;
+    double loss = 0;
+
+    run_vit(d, &d->acts, d->p, img, B, sh, st, view);
+    const float *s = head_forward(&d->head, d->p, NULL, d->acts.out, B, 1);
+    be->download(d->h_s, s, nk * sizeof(float));
+
+    memset(d->h_ds, 0, nk * sizeof(float));
+    for (int a = 0; a < 2; a++) {
+        if (a == v)
+            continue;
+        loss += loss_dino_pair(d->h_tmp, d->h_s, d->h_pt + (size_t)a * nk, B, K, d->dcfg.tau_s);
+        for (size_t i = 0; i < nk; i++)
+            d->h_ds[i] += d->h_tmp[i] / (float)n_pairs;
+    }
+    be->upload(d->d_ds, d->h_ds, nk * sizeof(float));
+
+    head_backward(&d->head, d->p, d->g, d->d_ds, NULL);
+    vit_backward(&d->vit, &d->acts, d->p, d->g, d->head.dA);
+    return loss / n_pairs;
+}
+
+
+double dino_grad(Dino *d, const float *const *globals, const float *const *locals, int L,
+                 int S_local, int B, const DinoStep *st)
+{
+    const Backend *be = d->be;
+    int K = d->dcfg.K, n_pairs = 2 * (2 + L) - 2;
+    size_t nk = (size_t)B * K;
+    VitShape local = dino_local_shape(st->online, S_local);
+    double loss = 0;
+
+    HASSERT(B >= 1 && B <= d->maxB && L >= 0 && st->tau_t > 0.0f);
+    HASSERT(L == 0 || (locals != NULL && S_local >= 1));
+
+    /* The teacher is updated before its outputs are computed, as MoCo (and DINO's loop, which
+     * updates after the step: the same sequence of teachers shifted by one call). */
+    be->ema_update(d->p_t, d->p, d->params.total, st->momentum);
+    for (int a = 0; a < 2; a++) {
+        run_vit(d, &d->acts_t, d->p_t, globals[a], B, st->target, st, 2 + a);
+        const float *t = head_forward(&d->head_t, d->p_t, NULL, d->acts_t.out, B, 0);
+        be->download(d->h_t + (size_t)a * nk, t, nk * sizeof(float));
+    }
+    dino_teacher_probs(d->h_pt, d->h_t, d->center, 2 * B, K, st->tau_t);
+
+    be->zero(d->g, d->params.total * sizeof(float));
+    for (int v = 0; v < 2; v++)
+        loss += student_crop(d, globals[v], st->online, v, v, B, n_pairs, st);
+    for (int j = 0; j < L; j++)
+        loss += student_crop(d, locals[j], local, 2 + j, 4 + j, B, n_pairs, st);
+
+    if (st->freeze_last_layer)
+        be->zero(d->g + d->last_first, d->last_count * sizeof(float));
+
+    /* DINO updates the centre after the loss, from the teacher outputs of both globals. */
+    if (!st->freeze_center)
+        dino_center_update(d->center, d->h_t, 2, B, K, d->dcfg.center_momentum);
+    return loss;
+}
+
+
+double dino_step(Dino *d, const float *const *globals, const float *const *locals, int L,
+                 int S_local, int B, const DinoStep *st)
+{
+    double loss = dino_grad(d, globals, locals, L, S_local, B, st);
+
+    d->adam_t++;
+    d->be->adamw_step(d->p, d->m, d->v, d->g, d->decay, d->params.total, st->lr, 0.9f, 0.999f,
+                      1e-8f, st->wd, d->adam_t);
+    return loss;
+}
+
+
+double dino_step_flops(const Dino *d, VitShape online, VitShape target, int L, int S_local,
+                       int B)
+{
+    double head = head_flops_forward(&d->head, B);
+    double student = 2 * (vit_flops_forward(&d->vcfg, online, B) + head) +
+                     L * (vit_flops_forward(&d->vcfg, dino_local_shape(online, S_local), B) +
+                          head);
+    double teacher = 2 * (vit_flops_forward(&d->vcfg, target, B) + head);
+
+    return 3 * student + teacher;
+}
