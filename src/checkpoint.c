@@ -68,16 +68,21 @@ void checkpoint_write(hid_t f, const Method *me, const TrainState *st)
     checkpoint_name(g, sizeof g, st->step);
     H5Gclose(h5_group(f, g));
 #define W(name, table, vec, limit) \
-    snprintf(sub, sizeof sub, "%s/%s", g, name); write_tensors(f, sub, table, be, vec, limit)
+    do { snprintf(sub, sizeof sub, "%s/%s", g, name); \
+         write_tensors(f, sub, table, be, vec, limit); } while (0)
     W("params", me->params, me->p, all);
     W("adam_m", me->params, me->m, all);
     W("adam_v", me->params, me->v, all);
     W("buffers", me->buffers, me->buf, all);
-    if (me->p_t != NULL) {
+    if (me->p_t != NULL)
         W("target", me->params, me->p_t, me->target_count);
+    if (me->buf_t != NULL)
         W("target_buffers", me->buffers, me->buf_t, all);
-    }
 #undef W
+    if (me->extra != NULL) {
+        snprintf(sub, sizeof sub, "%s/extra/%s", g, me->extra_name);
+        h5_write(f, sub, H5IO_F32, 1, (size_t[]){me->extra_n}, me->extra);
+    }
     h5_attr_i64(f, g, "step", st->step);
     h5_attr_i64(f, g, "adam_t", *me->adam_t);
     h5_attr_f64(f, g, "budget_spent", st->budget_spent);
@@ -128,16 +133,24 @@ void checkpoint_read(hid_t f, const char *path, long step, Method *me, TrainStat
 
     checkpoint_name(g, sizeof g, step);
 #define R(name, table, vec, limit) \
-    snprintf(sub, sizeof sub, "%s/%s", g, name); read_tensors(f, sub, table, be, vec, limit)
+    do { snprintf(sub, sizeof sub, "%s/%s", g, name); \
+         read_tensors(f, sub, table, be, vec, limit); } while (0)
     R("params", me->params, me->p, all);
     R("adam_m", me->params, me->m, all);
     R("adam_v", me->params, me->v, all);
     R("buffers", me->buffers, me->buf, all);
-    if (me->p_t != NULL) {
+    if (me->p_t != NULL)
         R("target", me->params, me->p_t, me->target_count);
+    if (me->buf_t != NULL)
         R("target_buffers", me->buffers, me->buf_t, all);
-    }
 #undef R
+    if (me->extra != NULL) {
+        snprintf(sub, sizeof sub, "%s/extra/%s", g, me->extra_name);
+        h5_require(f, sub);
+        float *x = h5_read(f, sub, H5IO_F32, 1, (long[]){(long)me->extra_n}, NULL, NULL);
+        memcpy(me->extra, x, me->extra_n * sizeof(float));
+        free(x);
+    }
     *me->adam_t = (int)h5_attr_get_i64(f, g, "adam_t");
     st->step = (long)h5_attr_get_i64(f, g, "step");
     st->budget_spent = h5_attr_get_f64(f, g, "budget_spent");

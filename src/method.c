@@ -46,9 +46,36 @@ void method_init(Method *me, MethodKind kind, const VitConfig *vcfg, const Metho
         me->target_count = mo->target_count;
         me->adam_t = &mo->adam_t;
         me->eval_acts = &mo->acts_t;
-        return;
+    } else if (kind == METHOD_SIMCLR) {
+        Simclr *sc = xcalloc(1, sizeof(Simclr));
+        SimclrConfig cfg = {mcfg->hidden, mcfg->out, 1, mcfg->tau};
+        simclr_init(sc, vcfg, &cfg, be, maxB, seed);
+        me->impl = sc;
+        me->params = &sc->params;
+        me->buffers = &sc->buffers;
+        me->vit = &sc->vit;
+        me->p = sc->p; me->g = sc->g; me->m = sc->m; me->v = sc->v; me->decay = sc->decay;
+        me->buf = sc->buf;
+        me->adam_t = &sc->adam_t;
+        me->eval_acts = &sc->acts;
+    } else {
+        Dino *d = xcalloc(1, sizeof(Dino));
+        DinoConfig cfg = {mcfg->hidden, mcfg->out, mcfg->prototypes, 0.1f, 0.9f};
+        dino_init(d, vcfg, &cfg, be, maxB, seed);
+        me->impl = d;
+        me->params = &d->params;
+        me->buffers = &d->buffers;
+        me->vit = &d->vit;
+        me->p = d->p; me->g = d->g; me->m = d->m; me->v = d->v; me->decay = d->decay;
+        me->p_t = d->p_t;
+        me->buf = me->buf_t = NULL;
+        me->target_count = d->params.total;
+        me->adam_t = &d->adam_t;
+        me->eval_acts = &d->acts_t;
+        me->extra = d->center;
+        me->extra_n = (size_t)cfg.K;
+        me->extra_name = "dino_center";
     }
-    user_error("--method %s: not available in this build", method_name(kind));
 }
 
 
@@ -56,6 +83,10 @@ void method_free(Method *me)
 {
     if (me->kind == METHOD_MOCO)
         moco_free(me->impl);
+    else if (me->kind == METHOD_SIMCLR)
+        simclr_free(me->impl);
+    else
+        dino_free(me->impl);
     free(me->impl);
     memset(me, 0, sizeof(*me));
 }
@@ -82,7 +113,19 @@ double method_grad(Method *me, float *const *views, int B, const MethodStep *st)
                        .seed = st->seed, .step = st->step};
         return moco_grad(me->impl, views[0], views[1], B, &ms);
     }
-    HASSERT(0);
+    if (me->kind == METHOD_SIMCLR) {
+        SimclrStep ss = {.online = strategy_online_shape(&me->vcfg, st->strat), .lr = st->lr,
+                         .wd = st->wd, .seed = st->seed, .step = st->step};
+        return simclr_grad(me->impl, views[0], views[1], B, &ss);
+    }
+    DinoStep ds = {.online = strategy_online_shape(&me->vcfg, st->strat),
+                   .target = strategy_target_shape(&me->vcfg, st->strat), .lr = st->lr,
+                   .wd = st->wd, .momentum = st->momentum, .tau_t = st->teacher_temp,
+                   .seed = st->seed, .step = st->step,
+                   .freeze_last_layer = st->freeze_last_layer, .freeze_center = st->freeze_center};
+    const float *const globals[2] = {views[0], views[1]};
+    return dino_grad(me->impl, globals, (const float *const *)views + 2, me->mcfg.local_crops,
+                     me->mcfg.local_side, B, &ds);
 }
 
 
@@ -107,7 +150,11 @@ double method_step_flops(const Method *me, Strategy s, int B)
     if (me->kind == METHOD_MOCO)
         return moco_step_flops(me->impl, strategy_online_shape(&me->vcfg, s),
                                strategy_target_shape(&me->vcfg, s), B);
-    HASSERT(0);
+    if (me->kind == METHOD_SIMCLR)
+        return simclr_step_flops(me->impl, strategy_online_shape(&me->vcfg, s), B);
+    return dino_step_flops(me->impl, strategy_online_shape(&me->vcfg, s),
+                           strategy_target_shape(&me->vcfg, s), me->mcfg.local_crops,
+                           me->mcfg.local_side, B);
 }
 
 

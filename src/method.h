@@ -7,8 +7,10 @@
 #define HASTEN_METHOD_H
 
 #include "backend.h"
+#include "dino.h"
 #include "moco.h"
 #include "params.h"
+#include "simclr.h"
 #include "strategy.h"
 #include "vit.h"
 
@@ -26,6 +28,7 @@ typedef struct {
     Strategy strat;
     float lr, wd, momentum, teacher_temp;
     int freeze_last_layer;
+    int freeze_center;    /* DINO: leave the centre as it is (gradient statistics) */
     uint64_t seed, step;
 } MethodStep;
 
@@ -42,6 +45,9 @@ typedef struct {
     size_t target_count;
     int *adam_t;
     VitActs *eval_acts;   /* inference buffers of the backbone */
+    float *extra;         /* host state outside the vectors (DINO's centre), or NULL */
+    size_t extra_n;
+    const char *extra_name;
     int maxB;
 } Method;
 
