@@ -179,9 +179,9 @@ static void lp_df(const gsl_vector *v, void *params, gsl_vector *g)
 /* Minimises the objective from theta (warm start) and leaves the result in theta. Stops at
  * LINPROBE_MAX_ITER iterations, at ||grad|| < LINPROBE_GRAD_TOL, or when BFGS can make no
  * more progress (GSL_ENOPROG: the line search found no lower point, i.e. converged as far as
- * double precision allows). Returns the iterations done. */
-static int lp_fit(double *theta, const float *X, const int32_t *y, size_t N, int D, int K,
-                  double lambda)
+ * double precision allows). Returns the iterations done; *capped counts a stop at the cap. */
+static int lp_fit(double *theta, int *capped, const float *X, const int32_t *y, size_t N, int D,
+                  int K, double lambda)
 {
     size_t P = (size_t)K * D + K;
     LpProblem prob = { X, y, N, D, K, lambda };
@@ -206,6 +206,9 @@ static int lp_fit(double *theta, const float *X, const int32_t *y, size_t N, int
     }
 
     memcpy(theta, m->x->data, P * sizeof(double));
+    if (capped != NULL)
+        *capped += it == LINPROBE_MAX_ITER &&
+                   gsl_multimin_test_gradient(m->gradient, LINPROBE_GRAD_TOL) == GSL_CONTINUE;
     gsl_multimin_fdfminimizer_free(m);
     gsl_vector_free(x0);
     return it;
@@ -333,7 +336,7 @@ LinProbeResult linprobe_fit_eval(const float *train_feat, const int32_t *train_l
 
         double best_acc = -1.0;
         for (int i = LINPROBE_NLAMBDA - 1; i >= 0; i--) {
-            res.iters[i] = lp_fit(theta, Xfit, yfit, nfit, D, K, lp_grid[i]);
+            res.iters[i] = lp_fit(theta, &res.capped, Xfit, yfit, nfit, D, K, lp_grid[i]);
             res.heldout_top1[i] = linprobe_predict(NULL, theta, Xval, yval, nval, D, K);
             if (res.heldout_top1[i] > best_acc) {
                 best_acc = res.heldout_top1[i];
@@ -351,7 +354,7 @@ LinProbeResult linprobe_fit_eval(const float *train_feat, const int32_t *train_l
 
     /* Refit on all of train with the chosen lambda, from the held-out fit's solution. */
     res.lambda = lp_grid[ibest];
-    res.refit_iters = lp_fit(best_theta, Xtr, train_lab, ntrain, D, K, res.lambda);
+    res.refit_iters = lp_fit(best_theta, &res.capped, Xtr, train_lab, ntrain, D, K, res.lambda);
     res.train_top1 = linprobe_predict(NULL, best_theta, Xtr, train_lab, ntrain, D, K);
     free(Xtr);
 

@@ -60,6 +60,7 @@ typedef struct {
     double heldout_top1[LINPROBE_NLAMBDA];  /* per lambda; NAN when ntrain < 2 (no search) */
     int iters[LINPROBE_NLAMBDA];            /* BFGS iterations of each search fit */
     int refit_iters;
+    int capped;                             /* fits stopped by LINPROBE_MAX_ITER, not converged */
     size_t nheldout;                        /* 0 when ntrain < 2 */
     double seconds;                         /* wall time of the whole call */
 } LinProbeResult;

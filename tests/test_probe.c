@@ -473,8 +473,9 @@ static void test_lp_threads(void)
 
 static void print_lp(const LinProbeResult *res)
 {
-    printf("  linprobe: test %.4f train %.4f lambda %g refit %d iters, %.2f s; held-out:",
-           res->test_top1, res->train_top1, res->lambda, res->refit_iters, res->seconds);
+    printf("  linprobe: test %.4f train %.4f lambda %g refit %d iters, %d capped, %.2f s; "
+           "held-out:", res->test_top1, res->train_top1, res->lambda, res->refit_iters,
+           res->capped, res->seconds);
     for (int i = 0; i < LINPROBE_NLAMBDA; i++)
         printf(" %g:%.3f(%d)", res->lambdas[i], res->heldout_top1[i], res->iters[i]);
     printf("\n");
