@@ -317,6 +317,36 @@ static void test_knn_pixels(const Backend *be)
 }
 
 
+/* The CUDA backend predicts what the CPU one does (near-ties aside: cuBLAS may sum in
+ * another order). Skipped where there is no GPU. */
+static void test_knn_cuda_parity(const Backend *cpu)
+{
+    const Backend *gpu = backend_cuda();
+    size_t ntr = 3000, nte = 517;
+    int D = 64, K = 10;
+    char detail[120];
+
+    if (gpu == NULL) {
+        printf("skipped: no GPU (knn CPU-vs-CUDA parity)\n");
+        return;
+    }
+    float *tr = xmalloc(ntr * D * 4), *te = xmalloc(nte * D * 4);
+    int32_t *ytr = xmalloc(ntr * 4), *yte = xmalloc(nte * 4);
+    int32_t *pc = xmalloc(nte * 4), *pg = xmalloc(nte * 4);
+    make_set(tr, ytr, ntr, D, K, 70);
+    make_set(te, yte, nte, D, K, 71);
+    double ac = knn_top1(cpu, tr, ytr, ntr, te, yte, nte, D, K, 20, 0.07f, pc);
+    double ag = knn_top1(gpu, tr, ytr, ntr, te, yte, nte, D, K, 20, 0.07f, pg);
+    size_t diff = 0;
+    for (size_t i = 0; i < nte; i++)
+        diff += pc[i] != pg[i];
+    snprintf(detail, sizeof detail, "%zu of %zu predictions differ (at most 2), acc %.4f vs %.4f",
+             diff, nte, ag, ac);
+    check_true(diff <= 2, "knn CUDA vs CPU", detail);
+    free(tr); free(te); free(ytr); free(yte); free(pc); free(pg);
+}
+
+
 /* ---- error paths: run in a child, which must die with status 1 ---- */
 
 typedef void (*ErrFn)(const Backend *be);
@@ -692,6 +722,7 @@ int main(int argc, char **argv)
     test_knn_scale_invariance(be);
     test_knn_hand(be);
     test_knn_pixels(be);
+    test_knn_cuda_parity(be);
     check_dies("knn-label", "knn dies on a train label outside [0, K)");
     check_dies("knn-nan", "knn dies on a NaN feature");
     check_dies("knn-k0", "knn dies on k = 0");
