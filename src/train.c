@@ -290,6 +290,7 @@ int train_run(TrainConfig *c, int resume, long resume_step)
         double now = now_seconds(), rate = c->B / (now - t0);
         if (now - last_print > 5.0 || r.st.fraction >= 1.0 || steps_this_run <= 2) {
             double eta = (1 - r.st.fraction) * r.st.wall_seconds / fmax(r.st.fraction, 1e-9);
+            eta = fmax(eta, 0.0);
             if (resume)
                 eta = (1 - r.st.fraction) / fmax(r.st.fraction - before, 1e-12) * (now - t0);
             printf("%ld | %5.1f%% | %.4f | %.3g | %d %.2f | %.0f | %.0fs\n", r.st.step,
