@@ -6,5 +6,8 @@
 int cli_bench(int argc, char **argv);
 int cli_train(int argc, char **argv);
 int cli_probe(int argc, char **argv);
+int cli_cost(int argc, char **argv);
+int cli_gradstats(int argc, char **argv);
+int cli_report(int argc, char **argv);
 
 #endif

@@ -13,6 +13,9 @@ static void usage(FILE *f)
         "usage: hasten COMMAND [flags]\n"
         "  train     self-supervised pretraining under a compute budget (MoCo v3, SimCLR, DINO)\n"
         "  probe     kNN and linear-probe accuracy of a run's checkpoint\n"
+        "  cost      per-sample cost of a training step for every strategy -> STUDY.h5\n"
+        "  gradstats gradient bias, variance and CA-MSE per strategy at stage checkpoints\n"
+        "  report    the table of a study: best strategy per stage, with intervals\n"
         "  bench     images/s of the backbone and of a MoCo v3 training step per strategy\n"
         "  version   print the version\n"
         "  help      this text\n"
@@ -30,6 +33,12 @@ int main(int argc, char **argv)
         return cli_train(argc - 2, argv + 2);
     if (strcmp(argv[1], "probe") == 0)
         return cli_probe(argc - 2, argv + 2);
+    if (strcmp(argv[1], "cost") == 0)
+        return cli_cost(argc - 2, argv + 2);
+    if (strcmp(argv[1], "gradstats") == 0)
+        return cli_gradstats(argc - 2, argv + 2);
+    if (strcmp(argv[1], "report") == 0)
+        return cli_report(argc - 2, argv + 2);
     if (strcmp(argv[1], "bench") == 0)
         return cli_bench(argc - 2, argv + 2);
     if (strcmp(argv[1], "version") == 0 || strcmp(argv[1], "--version") == 0) {

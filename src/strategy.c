@@ -54,13 +54,19 @@ Schedule schedule_constant(Strategy s)
 }
 
 
-Strategy schedule_at(const Schedule *sch, double t)
+int schedule_phase(const Schedule *sch, double t)
 {
     int i = 0;
 
     while (i + 1 < sch->n && t >= sch->start[i + 1])
         i++;
-    return sch->strat[i];
+    return i;
+}
+
+
+Strategy schedule_at(const Schedule *sch, double t)
+{
+    return sch->strat[schedule_phase(sch, t)];
 }
 
 

@@ -40,8 +40,9 @@ VitShape strategy_target_shape(const VitConfig *cfg, Strategy s);
 
 /* A one-phase schedule. */
 Schedule schedule_constant(Strategy s);
-/* The strategy in force at budget fraction t. */
+/* The strategy in force at budget fraction t, and the index of its phase. */
 Strategy schedule_at(const Schedule *sch, double t);
+int schedule_phase(const Schedule *sch, double t);
 
 /* Reads the text form; a malformed line, phases out of order, fractions outside [0, 1], a
  * first phase that does not start at 0 or a strategy the model cannot run are user errors

@@ -3,6 +3,7 @@
 
 #include "checkpoint.h"
 #include "common.h"
+#include "cost.h"
 #include "dataset.h"
 #include "eval.h"
 #include "schedule.h"
@@ -73,6 +74,9 @@ static void rows_read(hid_t f, const char *path, Rows *r, long max_step)
 double train_cost_per_sample(const TrainConfig *c, const Method *me, Strategy s)
 {
     VitShape base = {c->vcfg.P0, 1.0f, 0};
+
+    if (c->cost_path[0] != '\0')
+        return cost_lookup(c->cost_path, s);
 
     /* FLOP model: the step's FLOPs per sample in units of one base forward of one sample. */
     return method_step_flops(me, s, 1) / vit_flops_forward(&c->vcfg, base, 1);
@@ -253,12 +257,18 @@ int train_run(TrainConfig *c, int resume, long resume_step)
         save(&r, c->nstages > 0 && c->stages[0] <= 0.0);
     }
 
-    double t_start = now_seconds() - r.st.wall_seconds, last_print = 0;
+    /* Training wall time excludes evaluation: eval_seconds is subtracted below, and the
+     * evaluation before the first step is already in it. */
+    double phase_cost[SCHEDULE_MAX_PHASES];
+    for (int i = 0; i < c->sched.n; i++)
+        phase_cost[i] = train_cost_per_sample(c, &r.me, c->sched.strat[i]) * c->B;
+    double t_start = now_seconds() - r.st.wall_seconds - r.eval_seconds, last_print = 0;
     long steps_this_run = 0;
     while (r.st.budget_spent < c->budget) {
         double t = r.st.fraction;
-        Strategy s = schedule_at(&c->sched, t);
-        double cost = train_cost_per_sample(c, &r.me, s) * c->B;
+        int phase = schedule_phase(&c->sched, t);
+        Strategy s = c->sched.strat[phase];
+        double cost = phase_cost[phase];
         MethodStep ms = {.strat = s, .lr = (float)sched_lr(&lrs, t), .wd = (float)c->wd,
                          .momentum = (float)sched_momentum(c->mom0, t),
                          .teacher_temp = (float)sched_teacher_temp(c->tt0, c->tt1,

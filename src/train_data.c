@@ -81,10 +81,18 @@ void train_data_step(TrainData *td, long step)
             epoch_perm(td, epoch);
         td->idx[j] = td->perm[g % d->n];
     }
+    train_data_views(td, (uint64_t)step);
+}
+
+
+void train_data_views(TrainData *td, uint64_t stream)
+{
+    const Dataset *d = td->d;
+
     for (int v = 0; v < td->nviews; v++) {
         size_t n = (size_t)td->B * d->channels * td->side[v] * td->side[v];
         augment_batch(td->host, d->pixels, td->idx, td->B, d->channels, d->height, d->width,
-                      &td->recipe[v], td->seed, (uint64_t)step, v);
+                      &td->recipe[v], td->seed, stream, v);
         td->be->upload(td->dev[v], td->host, n * sizeof(float));
     }
 }

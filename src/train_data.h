@@ -29,4 +29,8 @@ void train_data_free(TrainData *td);
 /* Fills td->dev[v] with the views of step `step`. */
 void train_data_step(TrainData *td, long step);
 
+/* Augments the samples already in td->idx with the streams of `stream` (any number not used
+ * by training steps) and uploads the views. */
+void train_data_views(TrainData *td, uint64_t stream);
+
 #endif
