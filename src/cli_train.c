@@ -21,6 +21,7 @@ static void usage(void)
 "  --hidden H --out-dim D --prototypes K --local-crops L --local-side S\n"
 "  --patch P --keep R --compress online|both|none   a constant strategy\n"
 "  --schedule FILE                    a schedule of strategies (see README)\n"
+"  --cost STUDY.h5                    budget accounting from a measured cost table\n"
 "  --stages 0,0.25,0.5,0.75,1         checkpoint fractions of the budget\n"
 "  --eval-every F (0.25) --eval-train N (10000) --eval-test N (2000) --knn-k K (20)\n"
 "  --subset-train N --subset-test N   use random subsets of the data\n"
@@ -155,6 +156,9 @@ int cli_train(int argc, char **argv)
     if (stages != NULL)
         parse_stages(&c, stages);
 
+    const char *cost = args_str(&a, "--cost", NULL);
+    if (cost != NULL)
+        snprintf(c.cost_path, sizeof c.cost_path, "%s", cost);
     const char *sched = args_str(&a, "--schedule", NULL);
     int P = args_int(&a, "--patch", c.vcfg.P0, 1, S);
     double keep = args_double_open(&a, "--keep", 1.0, 0, 1);
