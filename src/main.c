@@ -11,6 +11,8 @@ static void usage(FILE *f)
         "hasten %s: self-supervised ViT pretraining with compressed token sequences\n"
         "\n"
         "usage: hasten COMMAND [flags]\n"
+        "  run       the main job: baseline, cost, gradstats, search, accelerated runs, probes,\n"
+        "            figures and a summary of the speed-ups (what `make run` calls)\n"
         "  train     self-supervised pretraining under a compute budget (MoCo v3, SimCLR, DINO)\n"
         "  probe     kNN and linear-probe accuracy of a run's checkpoint\n"
         "  cost      per-sample cost of a training step for every strategy -> STUDY.h5\n"

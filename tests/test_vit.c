@@ -235,6 +235,15 @@ static void test_properties(void)
     check_true(distinct, "kept tokens are distinct in every sample", NULL);
     check_true(idx[0] != idx[TK] || idx[1] != idx[TK + 1] || idx[2] != idx[TK + 2],
                "the two samples keep different tokens", NULL);
+    {
+        int32_t other[2 * 4], again[2 * 4];
+        vit_draw_tokens(other, B, 16, TK, 42, 11, 0);
+        vit_draw_tokens(again, B, 16, TK, 42, 10, 0);
+        check_true(memcmp(idx, other, sizeof other) != 0,
+                   "masks differ from one step to the next", NULL);
+        check_true(memcmp(idx, again, sizeof again) == 0,
+                   "the same seed and step draw the same masks", NULL);
+    }
     vit_forward(&f.vit, &f.acts, f.params, f.img, idx, B, quarter);
     check_close(f.acts.T, 5, 0, "sequence length is CLS + 4");
 
