@@ -88,6 +88,25 @@ static Table read_table(const char *path, int col)
 }
 
 
+/* The K-phase search treats values <= 0 as a floor (search_density): say so, since a table
+ * with many of them makes the strategies at the floor tie and the optimum arbitrary. */
+static void warn_clamped(const char *path, const Table *t, const char *column)
+{
+    size_t n = t->nst * t->ns, nonpos = 0;
+    double top = 0.0;
+
+    for (size_t i = 0; i < n; i++) {
+        nonpos += t->camse[i] <= 0.0;
+        top = fmax(top, t->camse[i]);
+    }
+    if (nonpos > 0)
+        warn("%s: %zu of %zu %s values are <= 0 (bias debiased below zero: too few draws to "
+             "resolve it); the K-phase search counts them as %.3g (%g of the largest), so "
+             "strategies at that floor tie; more --draws in 'hasten gradstats' separate them",
+             path, nonpos, n, column, top > 0 ? SEARCH_FLOOR_REL * top : 1.0, SEARCH_FLOOR_REL);
+}
+
+
 static void print_schedule(const char *title, const Schedule *sch, const Table *t, double budget,
                            double integral)
 {
@@ -171,6 +190,7 @@ int cli_search(int argc, char **argv)
     printf("hasten search %s | %zu strategies x %zu stages | CA-MSE %s | budget %g units | "
            "at most %d phases on %d cells\n", path, t.ns, t.nst, GS_COLUMNS[col], budget, K,
            grid);
+    warn_clamped(path, &t, GS_COLUMNS[col]);
     Schedule am = search_argmin(t.stage, t.nst, t.camse, t.s, t.ns);
     double am_int = search_integral(&am, t.stage, t.nst, t.camse, t.s, t.ns, grid);
     double kp_int;
