@@ -10,5 +10,7 @@ int cli_cost(int argc, char **argv);
 int cli_gradstats(int argc, char **argv);
 int cli_report(int argc, char **argv);
 int cli_run(int argc, char **argv);
+int cli_search(int argc, char **argv);
+int cli_plot(int argc, char **argv);
 
 #endif
