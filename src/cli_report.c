@@ -44,7 +44,7 @@ int cli_report(int argc, char **argv)
         const double *st = g + k * ns * GS_COLS;
         size_t best = 0;
         for (size_t i = 1; i < ns; i++)
-            if (st[i * GS_COLS + C_CMR] < st[best * GS_COLS + C_CMR])
+            if (gs_camse_clamped(st + i * GS_COLS, 1) < gs_camse_clamped(st + best * GS_COLS, 1))
                 best = i;
         double best_hi = st[best * GS_COLS + C_CMR + 2];
 

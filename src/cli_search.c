@@ -33,8 +33,8 @@ static int cmp_double(const void *a, const void *b)
 }
 
 
-/* The CA-MSE column of /gradstats as [stage][strategy], stages sorted; every (stage,
- * strategy) pair must appear exactly once with a finite value. */
+/* max(bias2, 0) + cvar of /gradstats (gs_camse_clamped) as [stage][strategy], stages
+ * sorted; every (stage, strategy) pair must appear exactly once with a finite value. */
 static Table read_table(const char *path, int col)
 {
     Table t;
@@ -68,7 +68,7 @@ static Table read_table(const char *path, int col)
     for (size_t r = 0; r < nr; r++) {
         const double *row = g + r * GS_COLS;
         double *st = bsearch(&row[C_STAGE], t.stage, t.nst, sizeof(double), cmp_double);
-        double si = row[C_STRAT], v = row[col];
+        double si = row[C_STRAT], v = gs_camse_clamped(row, col == C_CAMSE_REL);
         if (!(st != NULL && *st >= 0 && *st <= 1 && si >= 0 && si < (double)t.ns &&
               si == floor(si)))
             user_error("%s: /gradstats row %zu: stage %g, strategy %g; expected a stage in "

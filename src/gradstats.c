@@ -6,6 +6,7 @@
 #include "rng.h"
 #include "train_data.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -15,6 +16,12 @@ const char *const GS_COLUMNS[GS_COLS] = {
     "var", "var_lo", "var_hi", "cvar", "cvar_lo", "cvar_hi", "camse", "camse_lo", "camse_hi",
     "bias2_rel", "bias2_rel_lo", "bias2_rel_hi", "cvar_rel", "cvar_rel_lo", "cvar_rel_hi",
     "camse_rel", "camse_rel_lo", "camse_rel_hi"};
+
+
+double gs_camse_clamped(const double *row, int relative)
+{
+    return relative ? fmax(row[22], 0.0) + row[25] : fmax(row[7], 0.0) + row[16];
+}
 
 
 /* Parameter groups: the embedding (patch, CLS, position), each block, and the final norm with

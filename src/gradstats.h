@@ -13,6 +13,11 @@
 #define GS_COLS 31
 extern const char *const GS_COLUMNS[GS_COLS];
 
+/* The CA-MSE used to compare strategies: max(bias², 0) + c·V of a /gradstats row (relative
+ * to |mean g_0|² when relative). A debiased bias² below zero means the bias is not resolved
+ * from the noise of the draws; counting it as negative would reward that noise. */
+double gs_camse_clamped(const double *row, int relative);
+
 typedef struct {
     int draws, ref_draws, batch;
     double var_scale;   /* measured batch / training batch: variance scaled to training */

@@ -340,7 +340,8 @@ static int log_has(const char *needle)
 
 
 /* A study with /strategies and, when with_gradstats, a /gradstats whose camse_rel column is
- * the given table (rows stored stage-major, the stages in reverse order). */
+ * the given table (rows stored stage-major, the stages in reverse order), split 40/60 into
+ * bias2_rel and cvar_rel (the search reads max(bias2, 0) + cvar; the table is positive). */
 static void write_study(const char *path, int with_gradstats, const double *stage, size_t nst,
                         const double *camse)
 {
@@ -355,7 +356,11 @@ static void write_study(const char *path, int with_gradstats, const double *stag
                 double *r = rows + ((nst - 1 - k) * NS + i) * GS_COLS;
                 r[0] = stage[k];
                 r[2] = (double)i;
+                r[7] = 4.0 * camse[k * NS + i];
+                r[16] = 6.0 * camse[k * NS + i];
                 r[19] = 10.0 * camse[k * NS + i];
+                r[22] = 0.4 * camse[k * NS + i];
+                r[25] = 0.6 * camse[k * NS + i];
                 r[28] = camse[k * NS + i];
             }
         study_write_table(f, "/gradstats", rows, nst * NS, GS_COLS, GS_COLUMNS, "test");
