@@ -9,5 +9,6 @@ int cli_probe(int argc, char **argv);
 int cli_cost(int argc, char **argv);
 int cli_gradstats(int argc, char **argv);
 int cli_report(int argc, char **argv);
+int cli_plot(int argc, char **argv);
 
 #endif

@@ -16,6 +16,7 @@ static void usage(FILE *f)
         "  cost      per-sample cost of a training step for every strategy -> STUDY.h5\n"
         "  gradstats gradient bias, variance and CA-MSE per strategy at stage checkpoints\n"
         "  report    the table of a study: best strategy per stage, with intervals\n"
+        "  plot      the figures of a study (PNG + PDF/SVG) drawn with gnuplot\n"
         "  bench     images/s of the backbone and of a MoCo v3 training step per strategy\n"
         "  version   print the version\n"
         "  help      this text\n"
@@ -39,6 +40,8 @@ int main(int argc, char **argv)
         return cli_gradstats(argc - 2, argv + 2);
     if (strcmp(argv[1], "report") == 0)
         return cli_report(argc - 2, argv + 2);
+    if (strcmp(argv[1], "plot") == 0)
+        return cli_plot(argc - 2, argv + 2);
     if (strcmp(argv[1], "bench") == 0)
         return cli_bench(argc - 2, argv + 2);
     if (strcmp(argv[1], "version") == 0 || strcmp(argv[1], "--version") == 0) {
