@@ -152,6 +152,14 @@ static int make_dirs(const char *path)
 }
 
 
+static long file_size(const char *path)
+{
+    struct stat st;
+
+    return stat(path, &st) == 0 && S_ISREG(st.st_mode) ? (long)st.st_size : -1;
+}
+
+
 /* Prints gnuplot's output file on stderr, each line after `prefix`; at most 40 lines. */
 static void quote_file(const char *path, const char *prefix)
 {
@@ -159,19 +167,15 @@ static void quote_file(const char *path, const char *prefix)
     char line[1024];
     int n = 0;
 
-    if (f == NULL)
+    if (f == NULL || file_size(path) == 0) {
+        fprintf(stderr, "%s(nothing)\n", prefix);
+        if (f != NULL)
+            fclose(f);
         return;
+    }
     while (fgets(line, sizeof line, f) != NULL && n++ < 40)
         fprintf(stderr, "%s%s%s", prefix, line, strchr(line, '\n') ? "" : "\n");
     fclose(f);
-}
-
-
-static long file_size(const char *path)
-{
-    struct stat st;
-
-    return stat(path, &st) == 0 && S_ISREG(st.st_mode) ? (long)st.st_size : -1;
 }
 
 
@@ -369,6 +373,7 @@ int cli_plot(int argc, char **argv)
         }
         written++;
         printf("%s %s  %s\n", png, other, FIGURES[i].what);
+        fflush(stdout); /* in order with the errors on stderr when both go to one pipe */
     }
     if (g_keep_data)
         printf("gnuplot's data files kept in %s\n", g_datadir);

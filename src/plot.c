@@ -239,6 +239,7 @@ static void export_cost(Ctx *c, hid_t f, const Strategy *s, size_t ns)
     var_num(c, "cost_nx", (double)nP);
     var_num(c, "cost_ny", (double)nk);
     var_num(c, "cost_nboth", (double)nboth);
+    var_num(c, "cost_p0", s && ns ? s[0].P : NAN);
     var_num(c, "cost_min", lo);
     var_num(c, "cost_max", hi);
     var_str(c, "msg_cost_online", msg[0] ? msg : non > 0 ? "" :
