@@ -38,7 +38,7 @@ do for [q = 1:3] {
         set xtics 0, 25, 100
         set yrange [qlo[q]:qhi[q]]
         if (qneg[q] > 0) {
-            set label 1 sprintf('%d values <= 0: not drawable on a log axis (gaps)', qneg[q]) at graph 0.02, graph 0.04 tc rgb nodata_color
+            set label 1 sprintf('%d value%s <= 0: not drawable on a log axis (gaps)', qneg[q], qneg[q] == 1 ? '' : 's') at graph 0.02, graph 0.04 tc rgb nodata_color
         }
         plot datadir . '/gs_all.dat' using 1:(column(q + 1)) with lines ls 100, \
              for [h = gs_nhi:1:-1] datadir . '/gs_hi.dat' index (h - 1) using 1:(column(3 * q - 1)):(column(3 * q)):(column(3 * q + 1)) \
@@ -59,6 +59,7 @@ unset ylabel
 set xrange [0:1]
 set yrange [0:1]
 set key center center vertical reverse Left samplen 3 spacing 1.3 width 2
+set label 2 "Values <= 0 (a debiased bias² below the noise of the means) cannot sit on a\nlog axis: their lines break there. An interval whose lower end is <= 0\nruns to the bottom of its panel." at graph 0.02, graph 0.12 left tc rgb nodata_color
 plot NaN with lines ls 100 title sprintf('the other %d strategies', gs_nstrat - gs_nhi), \
      for [h = 1:gs_nhi] NaN with linespoints lw (h == 1 ? 2.5 : 1.8) lc rgb hcolor(h) pt 7 ps 0.6 title gs_label[h]
 unset multiplot
