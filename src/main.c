@@ -19,6 +19,7 @@ static void usage(FILE *f)
         "  gradstats gradient bias, variance and CA-MSE per strategy at stage checkpoints\n"
         "  report    the table of a study: best strategy per stage, with intervals\n"
         "  search    schedules of strategies from a study's CA-MSE: argmin and K-phase optimum\n"
+        "  plot      the figures of a study (PNG + PDF/SVG) drawn with gnuplot\n"
         "  bench     images/s of the backbone and of a MoCo v3 training step per strategy\n"
         "  version   print the version\n"
         "  help      this text\n"
@@ -44,6 +45,10 @@ int main(int argc, char **argv)
         return cli_report(argc - 2, argv + 2);
     if (strcmp(argv[1], "search") == 0)
         return cli_search(argc - 2, argv + 2);
+    if (strcmp(argv[1], "plot") == 0)
+        return cli_plot(argc - 2, argv + 2);
+    if (strcmp(argv[1], "run") == 0)
+        return cli_run(argc - 2, argv + 2);
     if (strcmp(argv[1], "bench") == 0)
         return cli_bench(argc - 2, argv + 2);
     if (strcmp(argv[1], "version") == 0 || strcmp(argv[1], "--version") == 0) {
