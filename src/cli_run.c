@@ -128,8 +128,11 @@ static void record_run(const char *study, RunSummary *r, const char *decay)
     h5_attr_str(w, g, "kind", r->kind);
     h5_attr_str(w, g, "lr_decay", decay);
     h5_attr_str(w, g, "file", r->path);
-    h5_attr_f64(w, g, "final_knn", r->final_knn);
-    h5_attr_f64(w, g, "final_linear", r->final_lin);
+    /* final_knn: the last evaluation during training, on the same subsets as the curve it
+     * ends (the figures draw it); probe_*: the probe after training. */
+    h5_attr_f64(w, g, "final_knn", ne ? ev[(ne - 1) * 5 + 3] : NAN);
+    h5_attr_f64(w, g, "probe_knn", r->final_knn);
+    h5_attr_f64(w, g, "probe_linear", r->final_lin);
     h5out_commit(o);
     free(ev);
     free(cu);
