@@ -4,26 +4,12 @@
 
 #include "common.h"
 #include "h5io.h"
+#include "test_util.h"
 
 #include <dirent.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-
-static int file_contains(const char *path, const char *needle)
-{
-    FILE *f = fopen(path, "r");
-    static char buf[1 << 20];
-    size_t n;
-
-    if (f == NULL)
-        return 0;
-    n = fread(buf, 1, sizeof buf - 1, f);
-    buf[n] = '\0';
-    fclose(f);
-    return strstr(buf, needle) != NULL;
-}
-
 
 int main(void)
 {
@@ -38,10 +24,10 @@ int main(void)
              out, dir);
     check_true(system(cmd) == 0, "hasten run --preset tiny exits 0", cmd);
     snprintf(path, sizeof path, "%s/run.log", dir);
-    check_true(file_contains(path, "summary (target: the baseline's final kNN"),
+    check_true(test_file_contains(path, "summary (target: the baseline's final kNN"),
                "the summary table is printed", path);
-    check_true(file_contains(path, "searched schedule") && file_contains(path, "best token") &&
-               file_contains(path, "best patch"), "summary rows for the schedule and the best "
+    check_true(test_file_contains(path, "searched schedule") && test_file_contains(path, "best token") &&
+               test_file_contains(path, "best patch"), "summary rows for the schedule and the best "
                "constant token-dropout and patch-size runs", NULL);
 
     snprintf(path, sizeof path, "%s/study.h5", out);

@@ -7,36 +7,13 @@
 #include "cost.h"
 #include "gradstats.h"
 #include "h5io.h"
+#include "test_util.h"
 #include "study.h"
 
 #include <stdlib.h>
 #include <string.h>
 
 static char dir[64];
-
-static int run(const char *cmd, const char *log)
-{
-    char full[1024];
-
-    snprintf(full, sizeof full, "%s > %s/%s 2>&1", cmd, dir, log);
-    return system(full);
-}
-
-
-static int file_contains(const char *path, const char *needle)
-{
-    FILE *f = fopen(path, "r");
-    char buf[1 << 16];
-    size_t n;
-
-    if (f == NULL)
-        return 0;
-    n = fread(buf, 1, sizeof buf - 1, f);
-    buf[n] = '\0';
-    fclose(f);
-    return strstr(buf, needle) != NULL;
-}
-
 
 int main(void)
 {
@@ -49,17 +26,17 @@ int main(void)
     snprintf(study, sizeof study, "%s/study.h5", dir);
 
     snprintf(cmd, sizeof cmd, "build/hasten train --preset tiny --out %s", runf);
-    check_true(run(cmd, "train.log") == 0, "tiny baseline run", cmd);
+    check_true(test_run_logged(cmd, dir, "train.log") == 0, "tiny baseline run", cmd);
     snprintf(cmd, sizeof cmd, "build/hasten cost --run %s --out %s --patches 4,7 --keeps "
              "1,0.5 --reps 1 --warmup 0", runf, study);
-    check_true(run(cmd, "cost.log") == 0, "hasten cost", cmd);
+    check_true(test_run_logged(cmd, dir, "cost.log") == 0, "hasten cost", cmd);
     snprintf(cmd, sizeof cmd, "build/hasten gradstats %s --out %s --stages 0,1 --draws 4 "
              "--ref-draws 6 --batch 16 --groups", runf, study);
-    check_true(run(cmd, "gradstats.log") == 0, "hasten gradstats", cmd);
+    check_true(test_run_logged(cmd, dir, "gradstats.log") == 0, "hasten gradstats", cmd);
     snprintf(cmd, sizeof cmd, "build/hasten report %s", study);
-    check_true(run(cmd, "report.log") == 0, "hasten report", cmd);
+    check_true(test_run_logged(cmd, dir, "report.log") == 0, "hasten report", cmd);
     snprintf(path, sizeof path, "%s/report.log", dir);
-    check_true(file_contains(path, "best at stage 0.00") && file_contains(path, "best at stage"
+    check_true(test_file_contains(path, "best at stage 0.00") && test_file_contains(path, "best at stage"
                " 1.00"), "report marks the best strategy of each stage", path);
 
     hid_t f = h5in_open(study);
@@ -109,13 +86,13 @@ int main(void)
     free(gg);
 
     snprintf(cmd, sizeof cmd, "h5dump -H %s", study);
-    check_true(run(cmd, "h5dump.log") == 0, "h5dump reads the study file", cmd);
+    check_true(test_run_logged(cmd, dir, "h5dump.log") == 0, "h5dump reads the study file", cmd);
     snprintf(path, sizeof path, "%s/h5dump.log", dir);
-    check_true(file_contains(path, "DATASET \"gradstats\"") &&
-               file_contains(path, "DATASET \"cost\"") &&
-               file_contains(path, "DATASET \"strategies\"") &&
-               file_contains(path, "ATTRIBUTE \"columns\"") &&
-               file_contains(path, "ATTRIBUTE \"intervals\""),
+    check_true(test_file_contains(path, "DATASET \"gradstats\"") &&
+               test_file_contains(path, "DATASET \"cost\"") &&
+               test_file_contains(path, "DATASET \"strategies\"") &&
+               test_file_contains(path, "ATTRIBUTE \"columns\"") &&
+               test_file_contains(path, "ATTRIBUTE \"intervals\""),
                "h5dump lists /strategies, /cost, /gradstats with their attributes", path);
 
     int rc = check_summary();
