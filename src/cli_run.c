@@ -215,7 +215,8 @@ int cli_run(int argc, char **argv)
     args_init(&a, argc, argv);
     if (args_flag(&a, "--help")) {
         printf("usage: hasten run [--preset default|tiny|study] [--method moco|simclr|dino]\n"
-               "                  [--out-dir DIR (out/<method>-<preset>-<time>)] [--device cpu|cuda]\n"
+               "                  [--out-dir DIR (out/<method>-<preset>-<time>)]\n"
+               "                  [--device cpu|cuda]\n"
                "  baseline -> cost -> gradstats -> search -> schedule, best token-dropout and\n"
                "  best patch-size runs -> probes -> figures -> summary with speed-ups.\n");
         return 0;

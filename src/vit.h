@@ -69,8 +69,10 @@ struct Vit {
     size_t first, count; /* the backbone's span in the flat vector */
     const Backend *be;
     /* resize maps cached per patch side on the device: [P*P, P0*P0], [G*G, G0*G0], image */
-    struct VitMaps { int P, S, G; float *pinv, *posmap, *imgmap; float *w_p, *pos_g, *dw_p, *dpos_g; }
-        maps[16];
+    struct VitMaps {
+        int P, S, G;
+        float *pinv, *posmap, *imgmap, *w_p, *pos_g, *dw_p, *dpos_g;
+    } maps[16];
     int nmaps;
 };
 

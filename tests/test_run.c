@@ -26,7 +26,8 @@ int main(void)
     snprintf(path, sizeof path, "%s/run.log", dir);
     check_true(test_file_contains(path, "summary (target: the baseline's final kNN"),
                "the summary table is printed", path);
-    check_true(test_file_contains(path, "searched schedule") && test_file_contains(path, "best token") &&
+    check_true(test_file_contains(path, "searched schedule") &&
+               test_file_contains(path, "best token") &&
                test_file_contains(path, "best patch"), "summary rows for the schedule and the best "
                "constant token-dropout and patch-size runs", NULL);
 

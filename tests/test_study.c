@@ -36,7 +36,8 @@ int main(void)
     snprintf(cmd, sizeof cmd, "build/hasten report %s", study);
     check_true(test_run_logged(cmd, dir, "report.log") == 0, "hasten report", cmd);
     snprintf(path, sizeof path, "%s/report.log", dir);
-    check_true(test_file_contains(path, "best at stage 0.00") && test_file_contains(path, "best at stage"
+    check_true(test_file_contains(path, "best at stage 0.00") &&
+               test_file_contains(path, "best at stage"
                " 1.00"), "report marks the best strategy of each stage", path);
 
     hid_t f = h5in_open(study);
