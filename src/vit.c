@@ -218,8 +218,8 @@ void vit_acts_free(VitActs *a, const Vit *m)
     const Backend *be = m->be;
     int nb = a->keep_grads ? m->cfg.L : 1;
     void *top[] = {a->img, a->imgtmp, a->patches, a->emb, a->x0, a->cls_row, a->lnf_mean,
-                   a->lnf_rstd, a->out, a->idx, a->dres, a->dC, a->dC2, a->d3C, a->dF, a->dF2, a->datt,
-                   a->dcls, a->demb};
+                   a->lnf_rstd, a->out, a->idx, a->dres, a->dC, a->dC2, a->d3C, a->dF, a->dF2,
+                   a->datt, a->dcls, a->demb};
 
     for (int l = 0; l < nb; l++) {
         VitBlockActs *k = &a->blocks[l];
