@@ -204,6 +204,9 @@ int train_run(TrainConfig *c, int resume, long resume_step)
     lrs.decay = c->decay_poly ? SCHED_POLY : SCHED_COSINE;
     lrs.alpha = c->alpha;
 
+    if (!resume && stat(c->out, &sb) == 0 && !S_ISREG(sb.st_mode))
+        user_error("--out %s is a folder or other non-file; expected the path of a new run file",
+                   c->out);
     if (!resume && stat(c->out, &sb) == 0)
         user_error("--out %s exists; continue it with --resume %s or choose another path",
                    c->out, c->out);
