@@ -159,10 +159,11 @@ static void setup_fm_header_lies(const char *dir)
 static void setup_fm_plain_garbage(const char *dir)
 {
     char fm[512], p[600];
+    static const char junk[] = "\x1f\x8b\x08\x00garbage that is no deflate stream";
 
     fm_folder(dir, fm);
     snprintf(p, sizeof p, "%s/train-images-idx3-ubyte.gz", fm);
-    write_bytes(p, "\x1f\x8b\x08\x00garbage that is no deflate stream", 40);
+    write_bytes(p, junk, sizeof junk - 1);
 }
 
 
