@@ -157,7 +157,7 @@ fuzz: deps
 	        -max_len=8192 -timeout=10 -close_fd_mask=3 -print_final_stats=1 \
 	        -artifact_prefix=build-fuzz/findings/$$t- build-fuzz/corpus/$$t fuzz/corpus/$$t \
 	        > build-fuzz/$$t.log 2>&1 || fail="$$fail $$t"; \
-	    echo "fuzz $$t: $$(grep -E '^stat::number_of_executed_runs' build-fuzz/$$t.log | \
+	    echo "fuzz $$t: $$(grep -E '^stat::number_of_executed_units' build-fuzz/$$t.log | \
 	        sed 's/.*: *//') runs in $(FUZZ_SECONDS) s, $$(grep -cE '^#[0-9]+.*NEW' \
 	        build-fuzz/$$t.log) new inputs (log build-fuzz/$$t.log)"; \
 	done; \

@@ -26,6 +26,7 @@ FILE *__real_fopen(const char *path, const char *mode);
 int __real_fclose(FILE *f);
 gzFile __real_gzopen(const char *path, const char *mode);
 int __real_gzclose_r(gzFile g);
+int __real_pipe(int fd[2]);
 
 
 static void fuzz_jump(int why)
@@ -76,13 +77,13 @@ void fuzz_disarm(void)
 }
 
 
-/* ---- streams ---- */
+/* ---- streams (tracked only inside a run: libFuzzer's own files are its business) ---- */
 
 FILE *__wrap_fopen(const char *path, const char *mode)
 {
     FILE *f = __real_fopen(path, mode);
 
-    for (int i = 0; f != NULL && i < MAX_OPEN; i++)
+    for (int i = 0; armed && f != NULL && i < MAX_OPEN; i++)
         if (open_files[i] == NULL) {
             open_files[i] = f;
             break;
@@ -104,7 +105,7 @@ gzFile __wrap_gzopen(const char *path, const char *mode)
 {
     gzFile g = __real_gzopen(path, mode);
 
-    for (int i = 0; g != NULL && i < MAX_OPEN; i++)
+    for (int i = 0; armed && g != NULL && i < MAX_OPEN; i++)
         if (open_gz[i] == NULL) {
             open_gz[i] = g;
             break;
@@ -151,9 +152,11 @@ void __wrap_method_init(void)
 }
 
 
+/* The sanitizers' symbolizer pipes too, outside any run: that one goes through. */
 int __wrap_pipe(int fd[2])
 {
-    (void)fd;
+    if (!armed)
+        return __real_pipe(fd);
     fuzz_jump(2);
     return -1;
 }

@@ -14,9 +14,10 @@
 
 extern jmp_buf fuzz_jmp;
 
-/* Runs stmt; returns 0 when it returned, 1 after a user error, 2 after a stub stopped it. */
-#define FUZZ_RUN(stmt) (fuzz_arm(), setjmp(fuzz_jmp) == 0 ? ((stmt), fuzz_disarm(), 0) \
-                                                           : (fuzz_disarm(), fuzz_why))
+/* Runs stmt; a user error or a stub longjmps back here. (setjmp may only be the whole
+ * controlling expression of an if, hence a statement macro.) */
+#define FUZZ_RUN(stmt) do { fuzz_arm(); if (setjmp(fuzz_jmp) == 0) { stmt; } fuzz_disarm(); } \
+                       while (0)
 
 extern int fuzz_why;
 void fuzz_arm(void);

@@ -680,6 +680,7 @@ static void run_case(int i, const Case *c)
     int rc = system(cmd);
     int status = WIFEXITED(rc) ? WEXITSTATUS(rc) : 128 + WTERMSIG(rc);
     char *err = slurp(errpath);
+    HASSERT(err != NULL);   /* tells gcc's -Wformat-truncation so under -fsanitize */
     if (strncmp(c->shell, "chmod", 5) == 0)
         HASSERT(chmod(dir, 0755) == 0);
     char *after = snapshot(dir, &litter_after);
