@@ -22,13 +22,18 @@ void args_free(Args *a)
 }
 
 
-/* Finds "--flag value" and marks both as used; returns the value or NULL. */
+/* Finds "--flag value" and marks both as used; returns the value or NULL. A flag given twice
+ * is a mistake: silently taking the first would leave the second to be reported as unknown. */
 static const char *find(Args *a, const char *flag)
 {
     for (int i = 0; i < a->argc; i++)
         if (strcmp(a->argv[i], flag) == 0) {
             if (i + 1 >= a->argc)
                 user_error("%s: missing value", flag);
+            for (int j = i + 2; j < a->argc; j++)
+                if (strcmp(a->argv[j], flag) == 0 && !a->used[j])
+                    user_error("%s given twice (%s and %s); give it once", flag, a->argv[i + 1],
+                               j + 1 < a->argc ? a->argv[j + 1] : "no value");
             a->used[i] = a->used[i + 1] = 1;
             return a->argv[i + 1];
         }

@@ -22,6 +22,11 @@ void die_at(const char *file, int line, const char *func, const char *hint, cons
 }
 
 
+#ifdef HASTEN_FUZZ
+void (*user_error_hook)(void);
+#endif
+
+
 void user_error(const char *fmt, ...)
 {
     va_list ap;
@@ -32,6 +37,10 @@ void user_error(const char *fmt, ...)
     vfprintf(stderr, fmt, ap);
     va_end(ap);
     fputc('\n', stderr);
+#ifdef HASTEN_FUZZ
+    if (user_error_hook != NULL)
+        user_error_hook();
+#endif
     exit(2);
 }
 

@@ -18,6 +18,12 @@ void die_at(const char *file, int line, const char *func, const char *hint, cons
 __attribute__((noreturn, format(printf, 1, 2)))
 void user_error(const char *fmt, ...);
 
+#ifdef HASTEN_FUZZ
+/* Fuzz builds only: when set, user_error() calls it after printing instead of exiting; it must
+ * not return (the fuzz driver longjmps back to the input loop). Production builds lack it. */
+extern void (*user_error_hook)(void);
+#endif
+
 /* Prints "warning: <message>" on stderr and goes on. */
 __attribute__((format(printf, 1, 2)))
 void warn(const char *fmt, ...);

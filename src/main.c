@@ -2,6 +2,7 @@
 #include "cli.h"
 #include "common.h"
 
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -29,6 +30,10 @@ static void usage(FILE *f)
 
 int main(int argc, char **argv)
 {
+    /* Past the file size limit (ulimit -f) a write should fail with EFBIG, which the HDF5
+     * layer reports as a full disk and cleans up after; the default action of SIGXFSZ would
+     * kill us with the temp file and the lock file left behind. */
+    signal(SIGXFSZ, SIG_IGN);
     if (argc < 2) {
         usage(stderr);
         return 2;

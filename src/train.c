@@ -12,6 +12,7 @@
 #include <math.h>
 #include <omp.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -99,6 +100,26 @@ static const char *nonfinite_tensor(const Method *me, const float *x)
             }
     free(h);
     return name;
+}
+
+
+/* Test hook: HASTEN_TEST_INJECT_NAN_STEP=N makes the gradient of step N hold a NaN, in the
+ * tensor HASTEN_TEST_INJECT_NAN_TENSOR (default: the first one), so that tests can watch the
+ * divergence check fire and the run file keep its last good checkpoint. Unset: no effect. */
+static void inject_nan_for_test(const Method *me, float *g, long step)
+{
+    const char *at = getenv("HASTEN_TEST_INJECT_NAN_STEP");
+    const char *name = getenv("HASTEN_TEST_INJECT_NAN_TENSOR");
+    const ParamTable *t = me->params;
+    float nan = NAN;
+    int k = 0;
+
+    if (at == NULL || strtol(at, NULL, 10) != step)
+        return;
+    while (name != NULL && k < t->count && strcmp(t->info[k].name, name) != 0)
+        k++;
+    HASSERT(k < t->count);
+    me->be->upload(g + t->info[k].offset + t->info[k].size / 2, &nan, sizeof nan);
 }
 
 
@@ -204,6 +225,9 @@ int train_run(TrainConfig *c, int resume, long resume_step)
     lrs.decay = c->decay_poly ? SCHED_POLY : SCHED_COSINE;
     lrs.alpha = c->alpha;
 
+    if (!resume && stat(c->out, &sb) == 0 && !S_ISREG(sb.st_mode))
+        user_error("--out %s is a folder or other non-file; expected the path of a new run file",
+                   c->out);
     if (!resume && stat(c->out, &sb) == 0)
         user_error("--out %s exists; continue it with --resume %s or choose another path",
                    c->out, c->out);
@@ -278,6 +302,7 @@ int train_run(TrainConfig *c, int resume, long resume_step)
 
         train_data_step(&td, r.st.step);
         double loss = method_grad(&r.me, td.dev, c->B, &ms);
+        inject_nan_for_test(&r.me, r.me.g, r.st.step);
         if (!isfinite(loss))
             user_error("training diverged at step %ld: the loss is %g; the last good "
                        "checkpoint in %s is intact", r.st.step, loss, c->out);

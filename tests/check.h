@@ -6,8 +6,17 @@
 
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 
 static int check_npass, check_nfail;
+
+/* The hasten program that end-to-end tests run: $HASTEN_BIN when set (`make test-asan` points
+ * it at its sanitizer build), else build/hasten. */
+static inline const char *check_hasten_bin(void)
+{
+    const char *s = getenv("HASTEN_BIN");
+    return s != NULL && s[0] != '\0' ? s : "build/hasten";
+}
 
 /* A boolean check with a free-form detail line. */
 static inline int check_true(int ok, const char *name, const char *detail)

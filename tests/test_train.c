@@ -76,8 +76,8 @@ static void test_method(const char *method)
 
     snprintf(a, sizeof a, "%s/%s_a.h5", dir, method);
     snprintf(b, sizeof b, "%s/%s_b.h5", dir, method);
-    snprintf(cmd, sizeof cmd, "build/hasten train --preset tiny --method %s --seed 3 --out %s",
-             method, a);
+    snprintf(cmd, sizeof cmd, "%s train --preset tiny --method %s --seed 3 --out %s",
+             check_hasten_bin(), method, a);
     snprintf(name, sizeof name, "%s: tiny training run exits 0", method);
     check_true(run(cmd) == 0, name, cmd);
 
@@ -102,8 +102,8 @@ static void test_method(const char *method)
 
     /* Resume from the middle checkpoint of a copy: the second half is computed again and
      * must end exactly where the uninterrupted run ended. */
-    snprintf(cmd, sizeof cmd, "cp %s %s && build/hasten train --resume %s --checkpoint %ld",
-             a, b, b, mid);
+    snprintf(cmd, sizeof cmd, "cp %s %s && %s train --resume %s --checkpoint %ld",
+             a, b, check_hasten_bin(), b, mid);
     snprintf(name, sizeof name, "%s: resume from step %ld exits 0", method, mid);
     check_true(run(cmd) == 0, name, cmd);
     checkpoint_name(g, sizeof g, last_step(a));
@@ -116,7 +116,8 @@ static void test_method(const char *method)
         check_close(max_diff(a, b, sub), 0, 0, name);
     }
 
-    snprintf(cmd, sizeof cmd, "build/hasten probe %s --subset-train 300 --subset-test 77", a);
+    snprintf(cmd, sizeof cmd, "%s probe %s --subset-train 300 --subset-test 77",
+             check_hasten_bin(), a);
     snprintf(name, sizeof name, "%s: probe on 77 test images exits 0", method);
     check_true(run(cmd) == 0, name, cmd);
     f = h5in_open(a);
