@@ -62,10 +62,11 @@ int cli_report(int argc, char **argv)
                    r[C_B2R + 1], r[C_B2R + 2], r[C_CVR], r[C_CVR + 1], r[C_CVR + 2], r[C_CMR],
                    r[C_CMR + 1], r[C_CMR + 2]);
         }
-        printf("  best at stage %.2f: #%zu patch %d keep %.2f %s, CA-MSE %.3g [%.3g, %.3g] "
-               "(strategy 0: %.3g)\n", st[C_STAGE], best, s[best].P, (double)s[best].keep,
-               compress_name(s[best].branches), st[best * GS_COLS + C_CMR],
-               st[best * GS_COLS + C_CMR + 1], best_hi, st[C_CMR]);
+        printf("  best at stage %.2f: #%zu patch %d keep %.2f %s, max(bias2, 0) + cvar %.3g "
+               "(strategy 0: %.3g); CA-MSE %.3g [%.3g, %.3g]\n", st[C_STAGE], best, s[best].P,
+               (double)s[best].keep, compress_name(s[best].branches),
+               gs_camse_clamped(st + best * GS_COLS, 1), gs_camse_clamped(st, 1),
+               st[best * GS_COLS + C_CMR], st[best * GS_COLS + C_CMR + 1], best_hi);
     }
     free(s);
     free(g);
