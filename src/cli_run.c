@@ -34,7 +34,7 @@ static const Preset PRESETS[] = {
      "--patches 4,5,7,9,14 --keeps 1,0.5,0.25 --branches online --reps 2",
      "--draws 4 --ref-draws 8 --batch 32", "--subset-train 20000 --subset-test 5000", 0},
     {"tiny", 3000, 0.25, "--preset tiny",
-     "--patches 4,7 --keeps 1,0.5 --branches online --reps 1 --warmup 0",
+     "--patches 4,7 --keeps 1,0.5 --branches online --reps 3 --warmup 1",
      "--draws 3 --ref-draws 4 --batch 16", "--subset-train 512 --subset-test 256", 0},
     {"study", 1.5e6, 0.1, "--eval-train 10000 --eval-test 2000", "--reps 3",
      "--draws 8 --ref-draws 16 --batch 64", "", 1},

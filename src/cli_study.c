@@ -72,7 +72,7 @@ int cli_cost(int argc, char **argv)
     args_init(&a, argc, argv);
     if (args_flag(&a, "--help")) {
         printf("usage: hasten cost --out STUDY.h5 [--run RUN.h5 | --method moco|simclr|dino]\n"
-               "  [--batch B] [--reps N (3)] [--warmup N (1)] [--patches 4,5,...] "
+               "  [--batch B] [--reps N (3)] [--warmup N >= 1 (1)] [--patches 4,5,...] "
                "[--keeps 1,0.5,...]\n  [--branches online|both|all (all)] [--device cpu|cuda]\n"
                "  Times one training step per strategy (median of N after warm-up) and writes\n"
                "  /strategies and /cost (budget units per sample, measured and FLOP model).\n");
@@ -80,7 +80,9 @@ int cli_cost(int argc, char **argv)
     }
     study_config(&a, &c);
     int reps = args_int(&a, "--reps", 3, 1, 1000);
-    int warmup = args_int(&a, "--warmup", 1, 0, 1000);
+    /* At least one untimed step: the first pays for first-touch allocations and the resize
+     * maps of its patch size. */
+    int warmup = args_int(&a, "--warmup", 1, 1, 1000);
     const char *plist = args_str(&a, "--patches", NULL), *klist = args_str(&a, "--keeps", NULL);
     int br = args_choice(&a, "--branches", 2, branches) + 1;
     const char *out = args_str(&a, "--out", NULL);

@@ -28,7 +28,7 @@ int main(void)
     snprintf(cmd, sizeof cmd, "build/hasten train --preset tiny --out %s", runf);
     check_true(test_run_logged(cmd, dir, "train.log") == 0, "tiny baseline run", cmd);
     snprintf(cmd, sizeof cmd, "build/hasten cost --run %s --out %s --patches 4,7 --keeps "
-             "1,0.5 --reps 1 --warmup 0", runf, study);
+             "1,0.5 --reps 2 --warmup 1", runf, study);
     check_true(test_run_logged(cmd, dir, "cost.log") == 0, "hasten cost", cmd);
     snprintf(cmd, sizeof cmd, "build/hasten gradstats %s --out %s --stages 0,1 --draws 4 "
              "--ref-draws 6 --batch 16 --groups", runf, study);
