@@ -89,6 +89,17 @@ CostRow *cost_measure(Method *me, const Strategy *s, size_t n, int B, int reps, 
                r->cost_units, r->cost_units_flop, r->rel_cost, r->rel_flops);
         fflush(stdout);
     }
+    /* Measured and FLOP-model costs agree within a few percent on an idle machine (see
+     * `hasten bench`); a large disagreement means the timings were taken under load. */
+    for (size_t k = 0; k < n; k++) {
+        double ratio = rows[k].cost_units / rows[k].cost_units_flop;
+        if (ratio > 3 || ratio < 1.0 / 3) {
+            warn("strategy %zu: measured cost %.3g units/sample is %.1fx the FLOP model's "
+                 "%.3g; was the machine busy? (median of %d steps)", k, rows[k].cost_units,
+                 ratio, rows[k].cost_units_flop, reps);
+            break;
+        }
+    }
     for (int v = 0; v < nv; v++)
         me->be->free(views[v]);
     free(t);
