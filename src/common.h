@@ -52,8 +52,9 @@ void warn(const char *fmt, ...);
     do { if ((long long)(ret) < 0) die_at(__FILE__, __LINE__, __func__, \
         "the HDF5 library printed its error stack above", "HDF5 call failed: %s", #ret); } while (0)
 
-void *xmalloc(size_t bytes);
-void *xcalloc(size_t n, size_t size);
+/* Never return NULL (they die instead); the attributes let the compiler know. */
+__attribute__((malloc, returns_nonnull)) void *xmalloc(size_t bytes);
+__attribute__((malloc, returns_nonnull)) void *xcalloc(size_t n, size_t size);
 double now_seconds(void);
 
 #endif

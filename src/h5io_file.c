@@ -370,13 +370,12 @@ static void remove_stale_temps(const char *path)
         long pid = strtol(tag + strlen(TMP_TAG), NULL, 10);
         if (pid != (long)getpid() && !(kill((pid_t)pid, 0) != 0 && errno == ESRCH))
             continue;
-        char *stale = xmalloc(strlen(dir) + strlen(e->d_name) + 2);
-        sprintf(stale, "%s/%s", dir, e->d_name);
+        char stale[4352];
+        snprintf(stale, sizeof stale, "%s/%s", dir, e->d_name);
         if (pid != (long)getpid())
             warn("removing %s, left by an interrupted writer (pid %ld)", stale, pid);
         if (unlink(stale) != 0 && errno != ENOENT)
             user_error("cannot remove stale temp file %s: %s", stale, strerror(errno));
-        free(stale);
     }
     closedir(d);
     free(copy);
