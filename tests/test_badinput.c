@@ -5,6 +5,7 @@
  * changed or removed (name, size, mtime and content hash), and no "*.tmp-*" or "*.lock" left.
  * The programs run with system(), never a fork of this process (libgomp may hang in one). */
 #include "check.h"
+#include "test_util.h"
 
 #include "common.h"
 #include "h5io.h"
@@ -638,23 +639,6 @@ static char *snapshot(const char *dir, int *litter)
 }
 
 
-static char *slurp(const char *path)
-{
-    FILE *f = fopen(path, "rb");
-    char *s;
-    long n;
-
-    CHECK_FOPEN(f, path);
-    fseek(f, 0, SEEK_END);
-    n = ftell(f);
-    rewind(f);
-    s = xmalloc((size_t)n + 1);
-    s[fread(s, 1, (size_t)n, f)] = '\0';
-    fclose(f);
-    return s;
-}
-
-
 static void run_case(int i, const Case *c)
 {
     char dir[128], cmd[2048], args[1024], shell[512], phrase[512], name[256], det[1200];
@@ -679,7 +663,7 @@ static void run_case(int i, const Case *c)
              args, base, i, errpath);
     int rc = system(cmd);
     int status = WIFEXITED(rc) ? WEXITSTATUS(rc) : 128 + WTERMSIG(rc);
-    char *err = slurp(errpath);
+    char *err = test_slurp(errpath);
     HASSERT(err != NULL);   /* tells gcc's -Wformat-truncation so under -fsanitize */
     if (strncmp(c->shell, "chmod", 5) == 0)
         HASSERT(chmod(dir, 0755) == 0);

@@ -8,6 +8,7 @@
  * The program runs as a child (posix_spawn of /bin/sh -c "exec ..."), never a fork of this
  * process, which would risk libgomp's post-fork hang. */
 #include "check.h"
+#include "test_util.h"
 
 #include "checkpoint.h"
 #include "common.h"
@@ -77,23 +78,6 @@ static int exists(const char *path)
     struct stat st;
 
     return stat(path, &st) == 0;
-}
-
-
-static char *slurp(const char *path)
-{
-    FILE *f = fopen(path, "rb");
-    char *s;
-    long n;
-
-    CHECK_FOPEN(f, path);
-    fseek(f, 0, SEEK_END);
-    n = ftell(f);
-    rewind(f);
-    s = xmalloc((size_t)n + 1);
-    s[fread(s, 1, (size_t)n, f)] = '\0';
-    fclose(f);
-    return s;
 }
 
 
@@ -228,7 +212,7 @@ static void test_reference_and_lock(void)
         double t1 = now_seconds();
         int rc = system(cmd);
         double secs = now_seconds() - t1;
-        char *msg = slurp(err);
+        char *msg = test_slurp(err);
         int alive = kill(pid, 0) == 0;
         snprintf(name, sizeof name, "second writer (train %s) refuses at once while the first "
                  "runs", second[i][0]);
@@ -330,7 +314,7 @@ static void test_divergence(void)
     snprintf(log, sizeof log, "%s/nan.log", dir);
     int rc = finish(start(args, log, "HASTEN_TEST_INJECT_NAN_STEP=15 "
                           "HASTEN_TEST_INJECT_NAN_TENSOR=blocks.1.attn.qkv.weight"));
-    char *msg = slurp(log);
+    char *msg = test_slurp(log);
     const char *err = strstr(msg, "error: ");
     snprintf(det, sizeof det, "exit %d: %.400s", rc, err ? err : "(no error line)");
     check_true(rc != 0 && err != NULL && strstr(err, "diverged at step 15") != NULL &&

@@ -2,6 +2,9 @@
 #ifndef HASTEN_TEST_UTIL_H
 #define HASTEN_TEST_UTIL_H
 
+#include "common.h"
+
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,6 +32,23 @@ static inline int test_run_logged(const char *cmd, const char *dir, const char *
 
     snprintf(full, sizeof full, "%s > %s/%s 2>&1", cmd, dir, log);
     return system(full);
+}
+
+/* The whole file at path as a NUL-terminated string from xmalloc. */
+static inline char *test_slurp(const char *path)
+{
+    FILE *f = fopen(path, "rb");
+    char *s;
+    long n;
+
+    CHECK_FOPEN(f, path);
+    fseek(f, 0, SEEK_END);
+    n = ftell(f);
+    rewind(f);
+    s = xmalloc((size_t)n + 1);
+    s[fread(s, 1, (size_t)n, f)] = '\0';
+    fclose(f);
+    return s;
 }
 
 #endif
