@@ -17,6 +17,7 @@ static void usage(void)
 "  --budget UNITS                     compute budget in base forwards of one sample\n"
 "  --batch B (128) --lr LR (1e-3 at batch 256, scaled by B/256) --min-lr --warmup FRAC\n"
 "  --decay cosine|poly --alpha A (2) --wd WD --clip NORM (0: off) --momentum M0 --tau T\n"
+"  --freeze-last-layer FRAC           DINO: last layer frozen for FRAC of training (0.01)\n"
 "  --p0 P0 --width C --depth L --heads NH --mlp-ratio R\n"
 "  --hidden H --out-dim D --prototypes K --local-crops L --local-side S\n"
 "  --patch P --keep R --compress online|both|none   a constant strategy\n"
@@ -144,6 +145,7 @@ int cli_train(int argc, char **argv)
     c.wd = args_double(&a, "--wd", c.wd, 0, 10);
     c.clip = args_double(&a, "--clip", c.clip, 0, 1e6);
     c.mom0 = args_double(&a, "--momentum", c.mom0, 0, 1);
+    c.freeze_last = args_double(&a, "--freeze-last-layer", c.freeze_last, 0, 1);
     c.seed = (unsigned long long)args_int(&a, "--seed", (int)c.seed, 0, 2000000000);
     c.eval_every = args_double(&a, "--eval-every", c.eval_every, 0, 1);
     c.eval_train = args_int(&a, "--eval-train", c.eval_train, 1, 100000000);

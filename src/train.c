@@ -297,7 +297,8 @@ int train_run(TrainConfig *c, int resume, long resume_step)
                          .momentum = (float)sched_momentum(c->mom0, t),
                          .teacher_temp = (float)sched_teacher_temp(c->tt0, c->tt1,
                                                                    c->tt_warmup, t),
-                         .freeze_last_layer = 0, .seed = c->seed, .step = (uint64_t)r.st.step};
+                         .freeze_last_layer = t < c->freeze_last, .seed = c->seed,
+                         .step = (uint64_t)r.st.step};
         double t0 = now_seconds();
 
         train_data_step(&td, r.st.step);

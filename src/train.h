@@ -28,6 +28,7 @@ typedef struct {
     int decay_poly;                  /* 0 cosine, 1 polynomial */
     double alpha, wd, clip, mom0;
     double tt0, tt1, tt_warmup;      /* DINO teacher temperature warm-up */
+    double freeze_last;              /* DINO: last layer frozen for this fraction of training */
     Schedule sched;
     char sched_src[512];             /* "constant" or the schedule file's path */
     char cost_path[512];             /* study file with a cost table, "" for the FLOP model */

@@ -34,6 +34,8 @@ void train_config_default(TrainConfig *c, MethodKind m, int S, int CH)
     c->tt0 = 0.04;
     c->tt1 = 0.07;
     c->tt_warmup = 0.3;
+    /* DINO freezes its last layer for the first of 100 epochs: the same 1% of training. */
+    c->freeze_last = m == METHOD_DINO ? 0.01 : 0.0;
     c->sched = schedule_constant((Strategy){c->vcfg.P0, 1.0f, COMPRESS_NONE});
     snprintf(c->sched_src, sizeof c->sched_src, "constant");
     c->seed = 1;
@@ -74,6 +76,7 @@ void train_config_write(hid_t f, const TrainConfig *c)
     D("weight_decay", c->wd); D("clip", c->clip); D("momentum", c->mom0);
     D("teacher_temp", c->tt0); D("teacher_temp_final", c->tt1);
     D("teacher_temp_warmup", c->tt_warmup);
+    D("freeze_last_layer", c->freeze_last);
     for (int i = 0; i < c->sched.n; i++) {
         char line[128];
         snprintf(line, sizeof line, "%s%.6f %d %.6g %s", i ? "; " : "", c->sched.start[i],
@@ -139,6 +142,9 @@ void train_config_read(hid_t f, TrainConfig *c, const char *path)
     c->mom0 = D("momentum");
     c->tt0 = D("teacher_temp"); c->tt1 = D("teacher_temp_final");
     c->tt_warmup = D("teacher_temp_warmup");
+    /* Run files written before the freeze existed trained without it. */
+    c->freeze_last = h5_attr_exists(f, "/config", "freeze_last_layer")
+                     ? D("freeze_last_layer") : 0.0;
     s = h5_attr_get_str(f, "/config", "schedule");
     {
         char *save = NULL, *tok = strtok_r(s, ";", &save);
