@@ -42,7 +42,10 @@ CU_OBJ  := $(CU_SRC:%.cu=$(BUILD)/%.o)
 CFLAGS  += -DHASTEN_CUDA
 LDLIBS  += -L$(CUDA_HOME)/lib64 -Wl,-rpath,$(CUDA_HOME)/lib64 -lcublas -lcudart -lstdc++
 NVFLAGS := -O2 -std=c++17 -Isrc -Ikernels -gencode arch=compute_90,code=sm_90 \
-           -gencode arch=compute_80,code=sm_80 -MMD -MP
+           -gencode arch=compute_80,code=sm_80 -MMD -MP -Xcompiler -Wall,-Wextra
+ifeq ($(CI),true)
+NVFLAGS += -Werror all-warnings
+endif
 endif
 
 LIB_SRC  := $(sort $(shell find src kernels analysis search -name '*.c' ! -name main.c))

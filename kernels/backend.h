@@ -135,6 +135,11 @@ const Backend *backend_cpu(void);
 /* The CUDA backend, or NULL when hasten was built without CUDA or no GPU is present. */
 const Backend *backend_cuda(void);
 
+/* 1 when the CUDA backend's matrix products use TF32 tensor cores (HASTEN_TF32=1 in the
+ * environment when backend_cuda() first succeeded); 0 for strict FP32, before that, or in a
+ * build without CUDA. For benchmarks to report. */
+int backend_cuda_tf32(void);
+
 /* "cpu" or "cuda"; dies with a message naming --device when the name is unknown or the
  * device is not available. */
 const Backend *backend_by_name(const char *name);

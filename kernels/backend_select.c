@@ -4,10 +4,17 @@
 
 #include <string.h>
 
+/* A build with CUDA defines these in kernels/cuda/cuda_backend.cu; without it, no GPU. */
 #ifndef HASTEN_CUDA
 const Backend *backend_cuda(void)
 {
     return NULL;
+}
+
+
+int backend_cuda_tf32(void)
+{
+    return 0;
 }
 #endif
 
