@@ -238,9 +238,14 @@ static BenchResult run_child(const BenchSettings *s, int mode, VitShape sh)
         res.seconds = NAN;
     close(fd[0]);
     waitpid(pid, &status, 0);
-    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+        int code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+        if (mode == MODE_PROBE)
+            user_error("bench: the check for a usable --device %s failed (exit status %d)",
+                       s->device, code);
         user_error("bench: the measurement of P=%d keep=%g failed (exit status %d)", sh.P,
-                   sh.keep, WIFEXITED(status) ? WEXITSTATUS(status) : -1);
+                   sh.keep, code);
+    }
     return res;
 }
 
