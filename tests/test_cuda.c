@@ -6,8 +6,13 @@
  * Without a GPU it prints "test_cuda: skipped: no GPU" and exits 0. HASTEN_PARITY_SELF=1 puts
  * the CPU on both sides (every error should be 0: the harness itself is checked);
  * HASTEN_PARITY_SELF=noise the CPU against the CPU with rounding-level noise on its products,
- * which shows the tolerances hold against a different summation order. */
+ * which shows the tolerances hold against a different summation order; HASTEN_PARITY_SELF=
+ * guarded the CPU behind pointers the host cannot dereference (tests/guarded_backend.h), which
+ * shows that the harness reaches the memory under test only through the backend, as a GPU's
+ * requires. */
 #include "parity.h"
+
+#include "guarded_backend.h"
 
 #include "method.h"
 
@@ -948,6 +953,10 @@ int main(void)
         par_be[1] = backend_cpu();
     else if (self != NULL && strcmp(self, "noise") == 0)
         par_be[1] = noisy_backend();
+    else if (self != NULL && strcmp(self, "guarded") == 0) {
+        guarded_install_handler();
+        par_be[1] = guarded_backend_get();
+    }
     else
         par_be[1] = backend_cuda();
     if (par_be[1] == NULL) {
