@@ -1,8 +1,9 @@
 /* test_cuda.c: the CUDA backend against the CPU backend. Every op of kernels/backend.h runs on
  * the same random inputs on both (odd sizes, N = 1, C not a multiple of 32, T = 197, B*NH in
  * the hundreds); backwards start from non-zero gradients (they ADD) and are run again with
- * NULL gradient pointers. Then one training step of MoCo v3, SimCLR and DINO on a small ViT,
- * two Methods built alike, one per backend: loss, gradient, parameters after the update.
+ * NULL gradient pointers. Then two training steps of MoCo v3, SimCLR and DINO on a small ViT,
+ * two Methods built alike, one per backend, each step from the same state: loss, gradient,
+ * parameters after the update, the rest of the state, and the features of the eval path.
  * Without a GPU it prints "test_cuda: skipped: no GPU" and exits 0. HASTEN_PARITY_SELF=1 puts
  * the CPU on both sides (every error should be 0: the harness itself is checked);
  * HASTEN_PARITY_SELF=noise the CPU against the CPU with rounding-level noise on its products,
@@ -13,7 +14,6 @@
 #include "parity.h"
 
 #include "guarded_backend.h"
-
 #include "method.h"
 
 #include <stdio.h>
@@ -956,9 +956,9 @@ int main(void)
     else if (self != NULL && strcmp(self, "guarded") == 0) {
         guarded_install_handler();
         par_be[1] = guarded_backend_get();
-    }
-    else
+    } else {
         par_be[1] = backend_cuda();
+    }
     if (par_be[1] == NULL) {
         printf("test_cuda: skipped: no GPU\n");
         return 0;
