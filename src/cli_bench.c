@@ -29,13 +29,13 @@ typedef struct {
 
 /* --suite: the model, batch and MoCo head width of a named comparison; flags override. */
 typedef struct {
-    const char *name;
     int S, CH, P0, C, L, NH, B, hidden;
 } BenchSuite;
 
+static const char *const SUITE_NAMES[] = {"ref", "vit-s", NULL};
 static const BenchSuite SUITES[] = {
-    {"ref", 32, 3, 4, 192, 12, 3, 128, 1024},     /* the reference ViT of `make bench` */
-    {"vit-s", 224, 3, 16, 384, 12, 6, 256, 4096}, /* ViT-S/16 as MoCo v3, `make bench-cuda` */
+    {32, 3, 4, 192, 12, 3, 128, 1024},     /* ref: the reference ViT of `make bench` */
+    {224, 3, 16, 384, 12, 6, 256, 4096},   /* vit-s: ViT-S/16 as MoCo v3, `make bench-cuda` */
 };
 
 typedef struct {
@@ -291,12 +291,11 @@ static void parse_settings(BenchSettings *s, int argc, char **argv, int *mode, i
 {
     static const char *const modes[] = {"backbone", "moco", "both", NULL};
     static const char *const comp[] = {"online", "both", NULL};
-    static const char *const suites[] = {"ref", "vit-s", NULL};
     static const char *const devices[] = {"cpu", "cuda", NULL};
     Args a;
 
     args_init(&a, argc, argv);
-    const BenchSuite *u = &SUITES[args_choice(&a, "--suite", 0, suites)];
+    const BenchSuite *u = &SUITES[args_choice(&a, "--suite", 0, SUITE_NAMES)];
     s->vcfg.S = args_int(&a, "--image", u->S, 1, 4096);
     s->vcfg.CH = args_int(&a, "--channels", u->CH, 1, 64);
     s->vcfg.P0 = args_int(&a, "--p0", u->P0, 1, 4096);
