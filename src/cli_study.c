@@ -118,6 +118,7 @@ int cli_cost(int argc, char **argv)
 
     struct stat sb;
     int exists = stat(out, &sb) == 0;
+    h5out_check_writable(out);
     if (exists) {
         hid_t f = h5in_open(out);
         int has = h5_exists(f, "/gradstats");
@@ -227,6 +228,7 @@ int cli_gradstats(int argc, char **argv)
     /* Strategies and their relative costs: measured when the study has them. */
     struct stat sb;
     int exists = stat(out, &sb) == 0;
+    h5out_check_writable(out);
     size_t n;
     Strategy *grid;
     double *rel = NULL;

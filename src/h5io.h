@@ -27,6 +27,10 @@ typedef struct H5Out H5Out;
  * between two commits. Not thread-safe (HDF5 here is the serial, non-threadsafe build). */
 H5Out *h5out_begin(const char *path, int copy_existing);
 
+/* User error unless path's directory exists and is writable and path is not a directory:
+ * what h5out_begin checks first, for commands that measure for minutes before writing. */
+void h5out_check_writable(const char *path);
+
 /* The open temp file, for the h5_* helpers below. */
 hid_t h5out_file(const H5Out *out);
 

@@ -329,8 +329,7 @@ static char *dir_of(const char *path)
 }
 
 
-/* User error unless path's directory exists and is writable and path is not a directory. */
-static void check_writable(const char *path)
+void h5out_check_writable(const char *path)
 {
     char *dir = dir_of(path);
     struct stat st;
@@ -479,7 +478,7 @@ H5Out *h5out_begin(const char *path, int copy_existing)
     H5Out *o;
     hid_t fapl;
 
-    check_writable(path);
+    h5out_check_writable(path);
     register_exit_handler();
     for (o = live_outs; o != NULL; o = o->next)
         HASSERT(o->owner != getpid() || strcmp(o->path, path) != 0);

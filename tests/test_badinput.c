@@ -547,6 +547,8 @@ static const Case CASES[] = {
     {"cost --out in a missing folder", setup_good_run, "",
      "cost --run @/run.h5 --out /nonexistent/s.h5 --patches 4 --keeps 1 --reps 1", 2,
      "/nonexistent/s.h5"},
+    {"gradstats --out in a missing folder", setup_good_run, "",
+     "gradstats @/run.h5 --out /nonexistent/s.h5 --draws 2", 2, "/nonexistent/s.h5"},
     /* a full disk: the file size limit stands in for it (dash counts 512-byte blocks) */
     {"train: disk full at the first write", NULL, "ulimit -f 64;", TINY, 2,
      "cannot write @/out.h5"},
