@@ -123,8 +123,9 @@ clean:
 
 # Every test program built and run with AddressSanitizer and UBSan in build-asan/. Leak
 # detection is off: user_error() exits without unwinding, and OpenBLAS/libgomp keep thread
-# pools alive at exit, so every run would report "leaks" that are not bugs.
-ASAN_ENV := ASAN_OPTIONS=halt_on_error=1:detect_leaks=0:abort_on_error=0 \
+# pools alive at exit, so every run would report "leaks" that are not bugs. protect_shadow_gap=0
+# lets the CUDA driver map its memory where ASan would reserve a gap (GPU machines only).
+ASAN_ENV := ASAN_OPTIONS=halt_on_error=1:detect_leaks=0:abort_on_error=0:protect_shadow_gap=0 \
             UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 HASTEN_BIN=build-asan/hasten
 test-asan: deps data
 	$(MAKE) BUILD=build-asan EXTRA_CFLAGS="-g -fno-omit-frame-pointer -fsanitize=address,undefined" all
