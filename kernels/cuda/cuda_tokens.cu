@@ -87,19 +87,19 @@ __global__ static void tokens_demb_kernel(float *demb, const float *dx, int TK, 
 }
 
 
-/* dpos[p,c] += dx[b,1+j,c] for every (b, j) with idx[b,j] = p, BTK = B*TK. Several samples
+/* dpos[p,:] += dx[b,1+j,:] for every (b, j) with idx[b,j] = p, BTK = B*TK. Several samples
  * keep the same patch, so this is a scatter-add; atomics would make its last bits vary from
- * run to run and break --resume's exact replay. Instead block (p, column chunk blockIdx.y)
- * scans all of idx, staged in shared memory, and adds its matches in increasing b*TK + j:
- * the CPU's order, so the result is the same on every run and equal to the CPU's. The price
- * is B*TK compares per thread (a shared-memory broadcast each), small beside the step's
- * matrix products. */
+ * run to run and break --resume's exact replay. Instead block p scans all of idx, staged in
+ * shared memory, and adds its matches in increasing b*TK + j, each thread owning the same
+ * columns throughout: the CPU's order, so the result is the same on every run and equal to
+ * the CPU's. The price is B*TK compares per thread (a shared-memory broadcast each), small
+ * beside the step's matrix products. */
 __global__ static void tokens_dpos_kernel(float *dpos, const float *dx, const int32_t *idx,
                                           int BTK, int TK, int NP, int C)
 {
     __shared__ int32_t sidx[ROW_THREADS];
-    int p = blockIdx.x, c = blockIdx.y * ROW_THREADS + threadIdx.x;
-    float acc = c < C ? dpos[(size_t)p * C + c] : 0.0f;
+    int p = blockIdx.x;
+    float *dp = dpos + (size_t)p * C;
 
     for (int s0 = 0; s0 < BTK; s0 += ROW_THREADS) {
         int m = min(ROW_THREADS, BTK - s0);
@@ -110,17 +110,18 @@ __global__ static void tokens_dpos_kernel(float *dpos, const float *dx, const in
             assert(sidx[threadIdx.x] >= 0 && sidx[threadIdx.x] < NP);
         }
         __syncthreads();
-        if (c >= C)
-            continue;
+
         for (int u = 0; u < m; u++) {
-            if (sidx[u] == p) {
-                size_t bj = (size_t)s0 + u;
-                acc += dx[((bj / TK) * (TK + 1) + 1 + bj % TK) * C + c];
-            }
+            size_t bj = (size_t)s0 + u;
+            const float *d;
+
+            if (sidx[u] != p)
+                continue;
+            d = dx + ((bj / TK) * (TK + 1) + 1 + bj % TK) * C;
+            for (int c = threadIdx.x; c < C; c += blockDim.x)
+                dp[c] += d[c];
         }
     }
-    if (c < C)
-        dpos[(size_t)p * C + c] = acc;
 }
 
 
@@ -148,8 +149,7 @@ void cuda_tokens_backward(float *demb, float *dcls, float *dpos, const float *dx
         CHECK_LAUNCH();
     }
     if (B > 0 && TK > 0 && C > 0 && NP > 0 && dpos != NULL) {
-        dim3 grid(NP, (C + ROW_THREADS - 1) / ROW_THREADS);
-        tokens_dpos_kernel<<<grid, ROW_THREADS>>>(dpos, dx, idx, B * TK, TK, NP, C);
+        tokens_dpos_kernel<<<NP, ROW_THREADS>>>(dpos, dx, idx, B * TK, TK, NP, C);
         CHECK_LAUNCH();
     }
 
