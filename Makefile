@@ -41,7 +41,10 @@ CUDA_HOME := $(patsubst %/bin/nvcc,%,$(NVCC))
 CU_OBJ  := $(CU_SRC:%.cu=$(BUILD)/%.o)
 CFLAGS  += -DHASTEN_CUDA
 LDLIBS  += -L$(CUDA_HOME)/lib64 -Wl,-rpath,$(CUDA_HOME)/lib64 -lcublas -lcudart -lstdc++
-NVFLAGS := -O2 -std=c++17 -Isrc -Ikernels -gencode arch=compute_90,code=sm_90 \
+# Machine code for sm_80 (runs on all 8.x GPUs) and sm_90, plus compute_90 PTX: without PTX a
+# newer GPU (Blackwell, sm_100+) has no kernel image and the first launch fails; with it the
+# driver compiles the kernels for that GPU on first use.
+NVFLAGS := -O2 -std=c++17 -Isrc -Ikernels -gencode arch=compute_90,code=[sm_90,compute_90] \
            -gencode arch=compute_80,code=sm_80 -MMD -MP -Xcompiler -Wall,-Wextra
 ifeq ($(CI),true)
 NVFLAGS += -Werror all-warnings

@@ -64,6 +64,35 @@ static void cuda_fill_table(Backend *be)
 }
 
 
+/* Does nothing: cuda_init asks the runtime for it to learn whether this build holds code the
+ * GPU can run. */
+__global__ static void cuda_probe_kernel(void)
+{
+}
+
+
+/* Dies at set-up, naming the compute capability, when the build has no kernel image for the
+ * GPU (the Makefile's -gencode list): otherwise cuBLAS works and the first hasten kernel
+ * dies mid-step. */
+static void cuda_check_arch(void)
+{
+    cudaFuncAttributes attr;
+    cudaError_t err = cudaFuncGetAttributes(&attr, cuda_probe_kernel);
+    int dev = 0, major = 0, minor = 0;
+
+    if (err != cudaErrorNoKernelImageForDevice && err != cudaErrorInvalidDeviceFunction) {
+        CHECK_CUDA(err); /* another failure, such as no context on a busy GPU */
+        return;
+    }
+    CHECK_CUDA(cudaGetDevice(&dev));
+    CHECK_CUDA(cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, dev));
+    CHECK_CUDA(cudaDeviceGetAttribute(&minor, cudaDevAttrComputeCapabilityMinor, dev));
+    die_at(__FILE__, __LINE__, __func__, "add -gencode for this GPU to NVFLAGS in the Makefile",
+           "no hasten kernels for this GPU (compute capability %d.%d): %s", major, minor,
+           cudaGetErrorString(err));
+}
+
+
 /* The cuBLAS handle on the default stream, in strict FP32 unless HASTEN_TF32=1 asks for TF32
  * tensor cores (about 10 bits of mantissa in the products' inputs: faster, and parity with
  * the CPU then needs looser tolerances). */
@@ -71,6 +100,7 @@ static void cuda_init(void)
 {
     const char *tf32 = getenv("HASTEN_TF32");
 
+    cuda_check_arch();
     CHECK_CUBLAS(cublasCreate(&cuda_cublas));
     cuda_tf32 = tf32 != NULL && strcmp(tf32, "1") == 0;
     CHECK_CUBLAS(cublasSetMathMode(cuda_cublas, cuda_tf32 ? CUBLAS_TF32_TENSOR_OP_MATH

@@ -20,11 +20,15 @@ void *cuda_alloc(size_t bytes)
 }
 
 
-/* cudaFree waits for the device to finish, so no queued kernel still reads p. */
+/* Waits for the device first, so no queued kernel still reads p: the driver documents only
+ * that cudaFree "may" synchronize, and memory freed under a running kernel can be handed to
+ * the next cudaMalloc. Frees are rare (set-up, evaluation buffers, scratch growth). */
 void cuda_free(void *p)
 {
-    if (p != NULL)
-        CHECK_CUDA(cudaFree(p));
+    if (p == NULL)
+        return;
+    CHECK_CUDA(cudaDeviceSynchronize());
+    CHECK_CUDA(cudaFree(p));
 }
 
 
@@ -79,7 +83,7 @@ void cuda_sync(void)
 
 
 /* A device buffer of at least `bytes` for the given slot, kept and grown (never shrunk)
- * across calls. Growing frees the old buffer first: cudaFree waits for the kernels that may
+ * across calls. Growing frees the old buffer first: cuda_free waits for the kernels that may
  * still use it. The contents are not preserved. */
 void *cuda_scratch(int slot, size_t bytes)
 {
@@ -93,7 +97,7 @@ void *cuda_scratch(int slot, size_t bytes)
     cuda_free(buf[slot]);
     buf[slot] = NULL;
     cap[slot] = 0;
-    CHECK_CUDA(cudaMalloc(&buf[slot], bytes));
+    buf[slot] = cuda_alloc(bytes); /* an out-of-memory death names the size, as elsewhere */
     cap[slot] = bytes;
     return buf[slot];
 }

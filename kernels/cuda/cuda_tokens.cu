@@ -76,26 +76,52 @@ void cuda_tokens_forward(float *x, const float *emb, const float *cls, const flo
 }
 
 
-/* demb[b,j] += dx[b,1+j] and dpos[idx[b,j]] += dx[b,1+j]; block bj = b*TK + j takes row
- * dx[b,1+j]. Several samples keep the same patch, so dpos takes atomicAdd: the order of its
- * additions, and so its last bits, vary from run to run (the CPU scans idx per pos row). */
-__global__ static void tokens_backward_kernel(float *demb, float *dpos, const float *dx,
-                                              const int32_t *idx, int TK, int NP, int C)
+/* demb[b,j] += dx[b,1+j]; block bj = b*TK + j takes row dx[b,1+j]. */
+__global__ static void tokens_demb_kernel(float *demb, const float *dx, int TK, int C)
 {
     size_t bj = blockIdx.x;
     const float *d = dx + ((bj / TK) * (TK + 1) + 1 + bj % TK) * C;
-    float *dp = NULL;
 
-    if (demb != NULL)
-        for (int c = threadIdx.x; c < C; c += blockDim.x)
-            demb[bj * C + c] += d[c];
-    if (dpos == NULL)
-        return;
-
-    assert(idx[bj] >= 0 && idx[bj] < NP);
-    dp = dpos + (size_t)idx[bj] * C;
     for (int c = threadIdx.x; c < C; c += blockDim.x)
-        atomicAdd(&dp[c], d[c]);
+        demb[bj * C + c] += d[c];
+}
+
+
+/* dpos[p,:] += dx[b,1+j,:] for every (b, j) with idx[b,j] = p, BTK = B*TK. Several samples
+ * keep the same patch, so this is a scatter-add; atomics would make its last bits vary from
+ * run to run and break --resume's exact replay. Instead block p scans all of idx, staged in
+ * shared memory, and adds its matches in increasing b*TK + j, each thread owning the same
+ * columns throughout: the CPU's order, so the result is the same on every run and equal to
+ * the CPU's. The price is B*TK compares per thread (a shared-memory broadcast each), small
+ * beside the step's matrix products. */
+__global__ static void tokens_dpos_kernel(float *dpos, const float *dx, const int32_t *idx,
+                                          int BTK, int TK, int NP, int C)
+{
+    __shared__ int32_t sidx[ROW_THREADS];
+    int p = blockIdx.x;
+    float *dp = dpos + (size_t)p * C;
+
+    for (int s0 = 0; s0 < BTK; s0 += ROW_THREADS) {
+        int m = min(ROW_THREADS, BTK - s0);
+
+        __syncthreads(); /* every thread is done with the previous stage */
+        if (threadIdx.x < m) {
+            sidx[threadIdx.x] = idx[s0 + threadIdx.x];
+            assert(sidx[threadIdx.x] >= 0 && sidx[threadIdx.x] < NP);
+        }
+        __syncthreads();
+
+        for (int u = 0; u < m; u++) {
+            size_t bj = (size_t)s0 + u;
+            const float *d;
+
+            if (sidx[u] != p)
+                continue;
+            d = dx + ((bj / TK) * (TK + 1) + 1 + bj % TK) * C;
+            for (int c = threadIdx.x; c < C; c += blockDim.x)
+                dp[c] += d[c];
+        }
+    }
 }
 
 
@@ -118,8 +144,12 @@ __global__ static void tokens_dcls_kernel(float *dcls, const float *dx, int B, i
 void cuda_tokens_backward(float *demb, float *dcls, float *dpos, const float *dx,
                           const int32_t *idx, int B, int TK, int NP, int C)
 {
-    if (B > 0 && TK > 0 && C > 0 && (demb != NULL || dpos != NULL)) {
-        tokens_backward_kernel<<<B * TK, ROW_THREADS>>>(demb, dpos, dx, idx, TK, NP, C);
+    if (B > 0 && TK > 0 && C > 0 && demb != NULL) {
+        tokens_demb_kernel<<<B * TK, ROW_THREADS>>>(demb, dx, TK, C);
+        CHECK_LAUNCH();
+    }
+    if (B > 0 && TK > 0 && C > 0 && NP > 0 && dpos != NULL) {
+        tokens_dpos_kernel<<<NP, ROW_THREADS>>>(dpos, dx, idx, B * TK, TK, NP, C);
         CHECK_LAUNCH();
     }
 
