@@ -4,7 +4,8 @@
  * NULL gradient pointers. Then two training steps of MoCo v3, SimCLR and DINO on a small ViT,
  * two Methods built alike, one per backend, each step from the same state: loss, gradient,
  * parameters after the update, the rest of the state, and the features of the eval path.
- * Without a GPU it prints "test_cuda: skipped: no GPU" and exits 0. HASTEN_PARITY_SELF=1 puts
+ * Without a GPU it prints "test_cuda: skipped: no GPU" and exits 0 (exit 1 under
+ * HASTEN_REQUIRE_GPU, which the device check sets). HASTEN_PARITY_SELF=1 puts
  * the CPU on both sides (every error should be 0: the harness itself is checked);
  * HASTEN_PARITY_SELF=noise the CPU against the CPU with rounding-level noise on its products,
  * which shows the tolerances hold against a different summation order; HASTEN_PARITY_SELF=
@@ -960,6 +961,11 @@ int main(void)
         par_be[1] = backend_cuda();
     }
     if (par_be[1] == NULL) {
+        /* On a machine that has a GPU, a silent skip would pass a broken set-up. */
+        if (getenv("HASTEN_REQUIRE_GPU") != NULL) {
+            printf("test_cuda: FAILED: HASTEN_REQUIRE_GPU is set and no GPU is usable\n");
+            return 1;
+        }
         printf("test_cuda: skipped: no GPU\n");
         return 0;
     }
