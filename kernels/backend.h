@@ -118,6 +118,26 @@ struct Backend {
     /* dx[b, row, :] += dout[b,:]. */
     void (*select_row_backward)(float *dx, const float *dout, int B, int T, int C, int row);
 
+    /* ---- softmax losses over rows ---- */
+    /* Softmax cross-entropy of each row of x = scale * logits[N,K] against a target; the row
+     * max is subtracted before exp and the sums and the log are taken in double.
+     * Target row t[n,:]: target[n,:] when target != NULL (non-negative weights, m_n their
+     * sum: 1 for probabilities, m for a sum of m probability rows); when target is NULL, the
+     * one-hot label column (n + shift) % K (shift >= 0; m_n = 1).
+     * mask_self != 0 leaves column n out of row n (needs N <= K, K >= 2): as if its logit
+     * were -inf, and target[n,n] is ignored.
+     * loss[N] is OVERWRITTEN with loss[n] = m_n lse_n - sum_k t[n,k] x[n,k]
+     * (= -sum_k t[n,k] log softmax(x[n,:])_k), lse_n = log sum_k exp x[n,k].
+     * dlogits[N,K] (NULL: not wanted) is OVERWRITTEN, not added, with
+     * gscale * d loss[n] / d logits[n,k] = gscale * scale * (m_n softmax(x[n,:])_k - t[n,k]),
+     * 0 in a masked column: gscale = 1/N gives the gradient of the mean loss. */
+    void (*xent_rows)(float *loss, float *dlogits, const float *logits, const float *target,
+                      int N, int K, int shift, int mask_self, float scale, float gscale);
+    /* out[n,:] = softmax((inp[n,:] - center) * inv_temp) for inp[N,K], out overwritten;
+     * center [K] or NULL (zero). Max subtracted, sum and log in double, as xent_rows. */
+    void (*softmax_rows)(float *out, const float *inp, const float *center, int N, int K,
+                         float inv_temp);
+
     /* ---- optimizer and EMA over flat parameter vectors ---- */
     /* AdamW with decoupled weight decay: for each i,
      *   m = b1 m + (1-b1) g;  v = b2 v + (1-b2) g^2;

@@ -203,6 +203,19 @@ static void g_sel_b(float *dx, const float *dout, int B, int T, int C, int row)
 }
 
 
+static void g_xent(float *loss, float *dl, const float *l, const float *t, int N, int K,
+                   int shift, int mask_self, float scale, float gscale)
+{
+    guard_cpu()->xent_rows(HF(loss), HF(dl), HCF(l), HCF(t), N, K, shift, mask_self, scale,
+                           gscale);
+}
+
+static void g_softmax(float *o, const float *x, const float *c, int N, int K, float inv_temp)
+{
+    guard_cpu()->softmax_rows(HF(o), HCF(x), HCF(c), N, K, inv_temp);
+}
+
+
 static void g_adamw(float *p, float *m, float *v, const float *g, const float *decay, size_t n,
                     float lr, float b1, float b2, float eps, float wd, int t)
 {
@@ -231,6 +244,7 @@ static const Backend guarded_backend = {
     .attention_forward = g_att_f, .attention_backward = g_att_b,
     .patchify = g_patchify, .tokens_forward = g_tok_f, .tokens_backward = g_tok_b,
     .select_row = g_sel, .select_row_backward = g_sel_b,
+    .xent_rows = g_xent, .softmax_rows = g_softmax,
     .adamw_step = g_adamw, .ema_update = g_ema,
 };
 

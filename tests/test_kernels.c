@@ -824,6 +824,171 @@ static void test_weightnorm(int OC, int IC, int has_g, int full)
 }
 
 
+/* ---- softmax losses over rows ---------------------------------------------------------- */
+
+/* g->s3 holds the target (NULL: labels), g->row the shift, g->NH mask_self, g->eps the scale. */
+static void xent_fwd(GradCase *g)
+{
+    be->xent_rows(g->out, NULL, g->x[0], g->s3, g->N, g->K, g->row, g->NH, g->eps, 1.0f);
+}
+
+
+/* xent_rows overwrites d loss[n] / dlogits (gscale 1) into scratch s1; the chain rule with
+ * dout = R, added into dx, is the harness's _backward convention. */
+static void xent_bwd(GradCase *g)
+{
+    be->xent_rows(g->s2, g->s1, g->x[0], g->s3, g->N, g->K, g->row, g->NH, g->eps, 1.0f);
+    for (int n = 0; n < g->N; n++)
+        for (int k = 0; k < g->K; k++)
+            g->dx[0][(size_t)n * g->K + k] += g->R[n] * g->s1[(size_t)n * g->K + k];
+}
+
+
+/* loss[n] and gscale * dloss[n]/dlogits in double, straight from the definition in
+ * backend.h: x = scale * logits, column n skipped when masked, t the target or one-hot. */
+static void ref_xent(double *loss, double *dl, const float *logits, const float *target,
+                     int N, int K, int shift, int mask, double scale, double gscale)
+{
+    for (int n = 0; n < N; n++) {
+        const float *l = logits + (size_t)n * K;
+        int skip = mask ? n : -1, label = (n + shift) % K;
+        double mx = -INFINITY, sum = 0.0, m = 0.0, lse;
+
+        for (int k = 0; k < K; k++)
+            if (k != skip)
+                mx = fmax(mx, scale * l[k]);
+        for (int k = 0; k < K; k++)
+            if (k != skip)
+                sum += exp(scale * l[k] - mx);
+        lse = mx + log(sum);
+        loss[n] = 0.0;
+        for (int k = 0; k < K; k++) {
+            double t = target ? target[(size_t)n * K + k] : (k == label);
+            if (k == skip) {
+                dl[(size_t)n * K + k] = 0.0;
+                continue;
+            }
+            m += t;
+            loss[n] += t * (lse - scale * l[k]);
+        }
+        for (int k = 0; k < K; k++)
+            if (k != skip)
+                dl[(size_t)n * K + k] = gscale * scale * (m * exp(scale * l[k] - lse)
+                                        - (target ? target[(size_t)n * K + k] : (k == label)));
+    }
+}
+
+
+/* Positive target rows summing to 1, and to 2 on odd rows (DINO's sum over two teachers). */
+static float *xent_target(int N, int K)
+{
+    float *t = falloc((size_t)N * K);
+
+    for (int n = 0; n < N; n++) {
+        double sum = 0.0;
+        for (int k = 0; k < K; k++)
+            sum += t[(size_t)n * K + k] = (float)(0.05 + fabs(rng_normal(&rng)));
+        for (int k = 0; k < K; k++)
+            t[(size_t)n * K + k] *= (float)((1 + n % 2) / sum);
+    }
+    return t;
+}
+
+
+static void test_xent_rows(int N, int K, int shift, int mask, int with_target, int full)
+{
+    GradCase g = {0};
+    size_t nk = (size_t)N * K;
+    double *lref = xmalloc(N * sizeof(double)), *dref = xmalloc(nk * sizeof(double));
+    char shape[80];
+
+    snprintf(shape, sizeof shape, "N=%d K=%d %s%s", N, K, with_target ? "target" : "labels",
+             mask ? " masked" : "");
+    snprintf(g.name, sizeof g.name, "xent_rows [%s]", shape);
+    g.N = N, g.K = K, g.row = shift, g.NH = mask, g.eps = 1.0f / 0.27f;
+    gc_input(&g, "logits", nk, 0.385, 0.7);
+    gc_output(&g, N);
+    g.s1 = falloc(nk);
+    g.s2 = falloc(N);
+    g.s3 = with_target ? xent_target(N, K) : NULL;
+
+    /* stale values in both outputs: they must be overwritten, not added to */
+    fill(g.s1, nk, 5.0, 1.0);
+    fill(g.out, N, 5.0, 1.0);
+    be->xent_rows(g.out, g.s1, g.x[0], g.s3, N, K, shift, mask, g.eps, 0.37f);
+    ref_xent(lref, dref, g.x[0], g.s3, N, K, shift, mask, g.eps, 0.37);
+    check_fwd("xent_rows loss", shape, norm_maxerr(g.out, lref, N), FWD_TOL);
+    check_fwd("xent_rows dlogits (gscale 0.37)", shape, norm_maxerr(g.s1, dref, nk), FWD_TOL);
+
+    g.fwd = xent_fwd;
+    g.bwd = xent_bwd;
+    if (full)
+        gradcheck_full(&g, FD_H, FD_TOL);
+    else
+        gradcheck_dir(&g, FD_H, FD_TOL);
+    gc_free(&g);
+    free(lref);
+    free(dref);
+}
+
+
+/* Logits of +-1e4 (at scale 1/0.01: 1e6) must give finite losses and gradients: the max is
+ * subtracted before exp. */
+static void test_xent_extreme(void)
+{
+    int N = 4, K = 6;
+    float *l = falloc(N * K), *loss = falloc(N), *dl = falloc(N * K);
+
+    for (int i = 0; i < N * K; i++)
+        l[i] = (float)((i % 3 - 1) * 1e4 + i);
+    be->xent_rows(loss, dl, l, NULL, N, K, 1, 1, 100.0f, 0.25f);
+    check_true(be->all_finite(loss, N) && be->all_finite(dl, N * K),
+               "xent_rows finite at logits 1e4, scale 100", NULL);
+    be->free(l);
+    be->free(loss);
+    be->free(dl);
+}
+
+
+static void test_softmax_rows(int N, int K, int with_center)
+{
+    size_t nk = (size_t)N * K;
+    float *x = falloc(nk), *c = with_center ? falloc(K) : NULL, *out = falloc(nk);
+    double *ref = xmalloc(nk * sizeof(double)), rowerr = 0.0, inv_t = 1.0 / 0.04;
+    char shape[64];
+
+    snprintf(shape, sizeof shape, "N=%d K=%d%s", N, K, with_center ? " centred" : "");
+    fill(x, nk, 0.385, 0.3);
+    if (c != NULL)
+        fill(c, K, -0.21, 0.2);
+    fill(out, nk, 5.0, 1.0);
+    for (int n = 0; n < N; n++) {
+        double mx = -INFINITY, sum = 0.0;
+        for (int k = 0; k < K; k++)
+            mx = fmax(mx, (x[(size_t)n * K + k] - (c ? c[k] : 0.0)) * inv_t);
+        for (int k = 0; k < K; k++)
+            sum += ref[(size_t)n * K + k] = exp((x[(size_t)n * K + k] - (c ? c[k] : 0.0))
+                                                * inv_t - mx);
+        for (int k = 0; k < K; k++)
+            ref[(size_t)n * K + k] /= sum;
+    }
+    be->softmax_rows(out, x, c, N, K, (float)inv_t);
+    check_fwd("softmax_rows", shape, norm_maxerr(out, ref, nk), FWD_TOL);
+
+    for (int n = 0; n < N; n++) {
+        double sum = 0.0;
+        for (int k = 0; k < K; k++)
+            sum += out[(size_t)n * K + k];
+        rowerr = fmax(rowerr, fabs(sum - 1.0));
+    }
+    check_fwd("softmax_rows rows sum to 1", shape, rowerr, 1e-5);
+    be->free(x);
+    be->free(c);
+    be->free(out);
+    free(ref);
+}
+
+
 /* ---- attention ------------------------------------------------------------------------- */
 
 static void att_fwd(GradCase *g)
@@ -1138,6 +1303,16 @@ int main(void)
     test_weightnorm(5, 13, 1, 1);
     test_weightnorm(7, 4, 0, 1);
     test_weightnorm(64, 600, 1, 0);
+
+    test_xent_rows(5, 7, 0, 0, 0, 1);
+    test_xent_rows(6, 6, 3, 1, 0, 1);
+    test_xent_rows(5, 9, 0, 0, 1, 1);
+    test_xent_rows(4, 7, 0, 1, 1, 1);
+    test_xent_rows(300, 301, 150, 1, 0, 0);
+    test_xent_rows(64, 4099, 0, 0, 1, 0);
+    test_xent_extreme();
+    test_softmax_rows(3, 11, 0);
+    test_softmax_rows(64, 4099, 1);
 
     test_attention(2, 5, 6, 2, 1);
     test_attention(1, 7, 12, 3, 1);

@@ -49,6 +49,9 @@ static const Backend cpu_backend = {
     .select_row = cpu_select_row,
     .select_row_backward = cpu_select_row_backward,
 
+    .xent_rows = cpu_xent_rows,
+    .softmax_rows = cpu_softmax_rows,
+
     .adamw_step = cpu_adamw_step,
     .ema_update = cpu_ema_update,
 };

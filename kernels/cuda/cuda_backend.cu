@@ -59,6 +59,9 @@ static void cuda_fill_table(Backend *be)
     be->select_row = cuda_select_row;
     be->select_row_backward = cuda_select_row_backward;
 
+    be->xent_rows = cuda_xent_rows;
+    be->softmax_rows = cuda_softmax_rows;
+
     be->adamw_step = cuda_adamw_step;
     be->ema_update = cuda_ema_update;
 }

@@ -86,6 +86,12 @@ void cuda_tokens_backward(float *demb, float *dcls, float *dpos, const float *dx
 void cuda_select_row(float *out, const float *x, int B, int T, int C, int row);
 void cuda_select_row_backward(float *dx, const float *dout, int B, int T, int C, int row);
 
+/* cuda_xent.cu */
+void cuda_xent_rows(float *loss, float *dlogits, const float *logits, const float *target,
+                    int N, int K, int shift, int mask_self, float scale, float gscale);
+void cuda_softmax_rows(float *out, const float *inp, const float *center, int N, int K,
+                       float inv_temp);
+
 /* cuda_optim.cu */
 void cuda_adamw_step(float *p, float *m, float *v, const float *g, const float *decay,
                      size_t n, float lr, float b1, float b2, float eps, float wd, int t);
