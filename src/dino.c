@@ -1,7 +1,8 @@
-/* dino.c: the DINO training step (see dino.h). Teacher logits [2, B, K] stay on the host
- * between the teacher pass and the student crops; each student crop's logits [B, K] go down,
- * its loss gradient comes back up. Token-dropout view ids: student global v uses v, teacher
- * global a uses 2 + a (as MoCo's online and target views), student local j uses 4 + j. */
+/* dino.c: the DINO training step (see dino.h). Teacher logits [2, B, K] and probabilities
+ * stay on the device; per step only the centre (K floats) goes up, and the crops' row
+ * losses and the teacher column sums (K floats) come back. Token-dropout view ids: student
+ * global v uses v, teacher global a uses 2 + a (as MoCo's online and target views), student
+ * local j uses 4 + j. */
 #include "dino.h"
 
 #include "common.h"
@@ -59,12 +60,14 @@ void dino_init(Dino *d, const VitConfig *vcfg, const DinoConfig *dcfg, const Bac
     head_alloc(&d->head, maxB);
     head_alloc(&d->head_t, maxB);
     d->center = xcalloc((size_t)dcfg->K, sizeof(float));
-    d->h_t = xmalloc(2 * nk * sizeof(float));
-    d->h_pt = xmalloc(2 * nk * sizeof(float));
-    d->h_s = xmalloc(nk * sizeof(float));
-    d->h_ds = xmalloc(nk * sizeof(float));
-    d->h_tmp = xmalloc(nk * sizeof(float));
+    d->h_tsum = xmalloc((size_t)dcfg->K * sizeof(float));
+    d->h_loss = xmalloc((size_t)maxB * sizeof(float));
+    d->d_t = be->alloc(2 * nk * sizeof(float));
+    d->d_pt = be->alloc(3 * nk * sizeof(float));
+    d->d_center = be->alloc((size_t)dcfg->K * sizeof(float));
+    d->d_tsum = be->alloc((size_t)dcfg->K * sizeof(float));
     d->d_ds = be->alloc(nk * sizeof(float));
+    d->d_loss = be->alloc((size_t)maxB * sizeof(float));
     d->idx = xmalloc((size_t)maxB * (size_t)(2 * vcfg->S) * (size_t)(2 * vcfg->S) *
                      sizeof(int32_t));
 }
@@ -73,8 +76,9 @@ void dino_init(Dino *d, const VitConfig *vcfg, const DinoConfig *dcfg, const Bac
 void dino_free(Dino *d)
 {
     const Backend *be = d->be;
-    float *dev[] = {d->p, d->g, d->m, d->v, d->decay, d->p_t, d->d_ds};
-    float *hst[] = {d->center, d->h_t, d->h_pt, d->h_s, d->h_ds, d->h_tmp};
+    float *dev[] = {d->p, d->g, d->m, d->v, d->decay, d->p_t, d->d_t, d->d_pt, d->d_center,
+                    d->d_tsum, d->d_ds, d->d_loss};
+    float *hst[] = {d->center, d->h_tsum, d->h_loss};
 
     vit_acts_free(&d->acts, &d->vit);
     vit_acts_free(&d->acts_t, &d->vit);
@@ -111,33 +115,52 @@ static void run_vit(Dino *d, VitActs *a, const float *params, const float *img, 
 }
 
 
-/* One student crop v: forward, its loss terms against every teacher global a != v (each
- * divided by n_pairs), and the backward into d->g. Returns the crop's share of the loss. */
+/* One student crop v: forward, its loss against every teacher global a != v (each pair
+ * divided by n_pairs), and the backward into d->g. The pairs of one crop share its student
+ * softmax, so they are one cross-entropy against the sum of their teacher rows (losses.h,
+ * loss_dino): the other global's for a global crop, both globals' for a local one.
+ * Returns the crop's share of the loss; only its B row losses come back to the host. */
 static double student_crop(Dino *d, const float *img, VitShape sh, int v, int view, int B,
                            int n_pairs, const DinoStep *st)
 {
     const Backend *be = d->be;
     int K = d->dcfg.K;
     size_t nk = (size_t)B * K;
+    const float *target = d->d_pt + (size_t)(v < 2 ? 1 - v : 2) * nk;
     double loss = 0;
 
     run_vit(d, &d->acts, d->p, img, B, sh, st, view);
     const float *s = head_forward(&d->head, d->p, NULL, d->acts.out, B, 1);
-    be->download(d->h_s, s, nk * sizeof(float));
+    be->xent_rows(d->d_loss, d->d_ds, s, target, B, K, 0, 0, 1.0f / d->dcfg.tau_s,
+                  1.0f / ((float)B * (float)n_pairs));
 
-    memset(d->h_ds, 0, nk * sizeof(float));
-    for (int a = 0; a < 2; a++) {
-        if (a == v)
-            continue;
-        loss += loss_dino_pair(d->h_tmp, d->h_s, d->h_pt + (size_t)a * nk, B, K, d->dcfg.tau_s);
-        for (size_t i = 0; i < nk; i++)
-            d->h_ds[i] += d->h_tmp[i] / (float)n_pairs;
-    }
-    be->upload(d->d_ds, d->h_ds, nk * sizeof(float));
+    /* summed in row order on the host: the same bits whatever the backend's threads */
+    be->download(d->h_loss, d->d_loss, (size_t)B * sizeof(float));
+    for (int b = 0; b < B; b++)
+        loss += d->h_loss[b];
 
     head_backward(&d->head, d->p, d->g, d->d_ds, NULL);
     vit_backward(&d->vit, &d->acts, d->p, d->g, d->head.dA);
-    return loss / n_pairs;
+    return loss / ((double)B * (double)n_pairs);
+}
+
+
+/* Teacher pass over both globals into d->d_t, their probabilities softmax((t - c) / tau_t)
+ * into d->d_pt with the centre uploaded (K floats), and their sum for the local crops. */
+static void teacher_pass(Dino *d, const float *const *globals, int B, const DinoStep *st)
+{
+    const Backend *be = d->be;
+    int K = d->dcfg.K;
+    size_t nk = (size_t)B * K;
+
+    for (int a = 0; a < 2; a++) {
+        run_vit(d, &d->acts_t, d->p_t, globals[a], B, st->target, st, 2 + a);
+        const float *t = head_forward(&d->head_t, d->p_t, NULL, d->acts_t.out, B, 0);
+        be->copy(d->d_t + (size_t)a * nk, t, nk * sizeof(float));
+    }
+    be->upload(d->d_center, d->center, (size_t)K * sizeof(float));
+    be->softmax_rows(d->d_pt, d->d_t, d->d_center, 2 * B, K, 1.0f / st->tau_t);
+    be->add(d->d_pt + 2 * nk, d->d_pt, d->d_pt + nk, nk);
 }
 
 
@@ -146,7 +169,6 @@ double dino_grad(Dino *d, const float *const *globals, const float *const *local
 {
     const Backend *be = d->be;
     int K = d->dcfg.K, n_pairs = 2 * (2 + L) - 2;
-    size_t nk = (size_t)B * K;
     VitShape local = dino_local_shape(st->online, S_local);
     double loss = 0;
 
@@ -156,12 +178,7 @@ double dino_grad(Dino *d, const float *const *globals, const float *const *local
     /* The teacher is updated before its outputs are computed, as MoCo (and DINO's loop, which
      * updates after the step: the same sequence of teachers shifted by one call). */
     be->ema_update(d->p_t, d->p, d->params.total, st->momentum);
-    for (int a = 0; a < 2; a++) {
-        run_vit(d, &d->acts_t, d->p_t, globals[a], B, st->target, st, 2 + a);
-        const float *t = head_forward(&d->head_t, d->p_t, NULL, d->acts_t.out, B, 0);
-        be->download(d->h_t + (size_t)a * nk, t, nk * sizeof(float));
-    }
-    dino_teacher_probs(d->h_pt, d->h_t, d->center, 2 * B, K, st->tau_t);
+    teacher_pass(d, globals, B, st);
 
     be->zero(d->g, d->params.total * sizeof(float));
     for (int v = 0; v < 2; v++)
@@ -172,9 +189,13 @@ double dino_grad(Dino *d, const float *const *globals, const float *const *local
     if (st->freeze_last_layer)
         be->zero(d->g + d->last_first, d->last_count * sizeof(float));
 
-    /* DINO updates the centre after the loss, from the teacher outputs of both globals. */
-    if (!st->freeze_center)
-        dino_center_update(d->center, d->h_t, 2, B, K, d->dcfg.center_momentum);
+    /* DINO updates the centre after the loss, from the teacher outputs of both globals; the
+     * centre lives on the host (checkpointed there), so only its K column sums come back. */
+    if (!st->freeze_center) {
+        be->sum_rows(d->d_tsum, d->d_t, 2 * B, K);
+        be->download(d->h_tsum, d->d_tsum, (size_t)K * sizeof(float));
+        dino_center_apply(d->center, d->h_tsum, 2L * B, K, d->dcfg.center_momentum);
+    }
     return loss;
 }
 

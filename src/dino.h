@@ -30,10 +30,13 @@ typedef struct {
     VitActs acts, acts_t;
     int maxB, adam_t;
     float *center;                /* [K] host: the teacher centre (checkpointed state) */
-    float *h_t;                   /* [2, B, K] teacher logits of the last call (host) */
-    float *h_pt;                  /* [2, B, K] teacher probabilities */
-    float *h_s, *h_ds, *h_tmp;    /* [B, K] one student crop's logits and gradient */
-    float *d_ds;                  /* [B, K] device */
+    float *h_tsum;                /* [K] host: column sums of the last call's teacher logits */
+    float *h_loss;                /* [maxB] host: one crop's row losses */
+    float *d_t;                   /* [2, B, K] device: teacher logits of the last call */
+    float *d_pt;                  /* [3, B, K] device: teacher probabilities of globals 0, 1
+                                   * and their sum (the target of a local crop) */
+    float *d_center, *d_tsum;     /* [K] device: centre copy, teacher column sums */
+    float *d_ds, *d_loss;         /* [B, K], [B] device: one crop's gradient, row losses */
     int32_t *idx;                 /* kept-token scratch (host) */
 } Dino;
 

@@ -27,7 +27,9 @@ typedef struct {
     float *p, *g, *m, *v, *decay, *p_t, *buf, *buf_t;
     VitActs acts, acts_t;
     int maxB, adam_t;
-    float *h_q, *h_k[2], *h_dq, *d_dq;
+    /* loss scratch, device: keys k[2][maxB, out] of both views, dq[maxB, out],
+     * logits and dlogits [maxB, maxB], per-row losses [maxB]; row_loss[maxB] on the host */
+    float *d_k[2], *d_dq, *d_logits, *d_dlogits, *d_loss, *h_loss;
 } Moco;
 
 /* One training step's settings. */

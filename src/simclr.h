@@ -30,7 +30,9 @@ typedef struct {
     VitActs acts;                 /* sized for 2 maxB rows */
     int maxB, adam_t;
     int32_t *idx;                 /* [2 maxB, NP0-or-more] kept tokens of both views (host) */
-    float *h_z, *h_dz, *d_dz;     /* [2 maxB, out] */
+    /* loss scratch, device: dz [2 maxB, out], logits and dlogits [2 maxB, 2 maxB],
+     * per-row losses [2 maxB]; h_loss the same on the host */
+    float *d_dz, *d_logits, *d_dlogits, *d_loss, *h_loss;
 } Simclr;
 
 /* One training step's settings. */

@@ -245,8 +245,10 @@ static double dino_reference_loss(DinoCtx *c)
         const float *z = head_forward(&d->head, d->p, NULL, d->acts.out, TB, 1);
         be->download(s + (size_t)v * nk, z, nk * sizeof(float));
     }
-    double L = loss_dino(ds, NULL, s, d->h_t, d->center, 2, nc, TB, K, d->dcfg.tau_s,
-                         c->st.tau_t);
+    float *t = xmalloc(2 * nk * sizeof(float));
+    be->download(t, d->d_t, 2 * nk * sizeof(float));
+    double L = loss_dino(ds, NULL, s, t, d->center, 2, nc, TB, K, d->dcfg.tau_s, c->st.tau_t);
+    free(t);
     free(s);
     free(ds);
     free(idx);
@@ -328,9 +330,12 @@ static void test_dino(void)
     c.st.freeze_center = 0;
     dino_fn(&c);
     c.st.freeze_center = 1;
+    float *t = xmalloc(2 * TB * dc.K * sizeof(float));
+    be->download(t, d.d_t, 2 * TB * dc.K * sizeof(float));
     for (int r = 0; r < 2 * TB; r++)
         for (int k = 0; k < dc.K; k++)
-            mean[k] += d.h_t[(size_t)r * dc.K + k] / (2.0f * TB);
+            mean[k] += t[(size_t)r * dc.K + k] / (2.0f * TB);
+    free(t);
     double err = 0, dist0 = 0, dist1 = 0;
     for (int k = 0; k < dc.K; k++) {
         err = fmax(err, fabs(d.center[k] - (0.9 * c0[k] + 0.1 * mean[k])));
