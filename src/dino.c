@@ -61,13 +61,12 @@ void dino_init(Dino *d, const VitConfig *vcfg, const DinoConfig *dcfg, const Bac
     head_alloc(&d->head_t, maxB);
     d->center = xcalloc((size_t)dcfg->K, sizeof(float));
     d->h_tsum = xmalloc((size_t)dcfg->K * sizeof(float));
-    d->h_loss = xmalloc((size_t)maxB * sizeof(float));
     d->d_t = be->alloc(2 * nk * sizeof(float));
     d->d_pt = be->alloc(3 * nk * sizeof(float));
     d->d_center = be->alloc((size_t)dcfg->K * sizeof(float));
     d->d_tsum = be->alloc((size_t)dcfg->K * sizeof(float));
     d->d_ds = be->alloc(nk * sizeof(float));
-    d->d_loss = be->alloc((size_t)maxB * sizeof(float));
+    loss_bufs_init(&d->lb, be, maxB, 0);
     d->idx = xmalloc((size_t)maxB * (size_t)(2 * vcfg->S) * (size_t)(2 * vcfg->S) *
                      sizeof(int32_t));
 }
@@ -77,8 +76,8 @@ void dino_free(Dino *d)
 {
     const Backend *be = d->be;
     float *dev[] = {d->p, d->g, d->m, d->v, d->decay, d->p_t, d->d_t, d->d_pt, d->d_center,
-                    d->d_tsum, d->d_ds, d->d_loss};
-    float *hst[] = {d->center, d->h_tsum, d->h_loss};
+                    d->d_tsum, d->d_ds};
+    float *hst[] = {d->center, d->h_tsum};
 
     vit_acts_free(&d->acts, &d->vit);
     vit_acts_free(&d->acts_t, &d->vit);
@@ -89,6 +88,7 @@ void dino_free(Dino *d)
         be->free(dev[i]);
     for (size_t i = 0; i < sizeof hst / sizeof hst[0]; i++)
         free(hst[i]);
+    loss_bufs_free(&d->lb);
     free(d->idx);
     params_free_table(&d->params);
     params_free_table(&d->buffers);
@@ -115,33 +115,21 @@ static void run_vit(Dino *d, VitActs *a, const float *params, const float *img, 
 }
 
 
-/* One student crop v: forward, its loss against every teacher global a != v (each pair
- * divided by n_pairs), and the backward into d->g. The pairs of one crop share its student
- * softmax, so they are one cross-entropy against the sum of their teacher rows (losses.h,
- * loss_dino): the other global's for a global crop, both globals' for a local one.
- * Returns the crop's share of the loss; only its B row losses come back to the host. */
+/* One student crop v: forward, its share of the multi-crop loss (loss_dino_crop_be) and the
+ * backward into d->g. Only its B row losses come back to the host. */
 static double student_crop(Dino *d, const float *img, VitShape sh, int v, int view, int B,
                            int n_pairs, const DinoStep *st)
 {
-    const Backend *be = d->be;
-    int K = d->dcfg.K;
-    size_t nk = (size_t)B * K;
-    const float *target = d->d_pt + (size_t)(v < 2 ? 1 - v : 2) * nk;
-    double loss = 0;
+    double loss;
 
     run_vit(d, &d->acts, d->p, img, B, sh, st, view);
     const float *s = head_forward(&d->head, d->p, NULL, d->acts.out, B, 1);
-    be->xent_rows(d->d_loss, d->d_ds, s, target, B, K, 0, 0, 1.0f / d->dcfg.tau_s,
-                  1.0f / ((float)B * (float)n_pairs));
-
-    /* summed in row order on the host: the same bits whatever the backend's threads */
-    be->download(d->h_loss, d->d_loss, (size_t)B * sizeof(float));
-    for (int b = 0; b < B; b++)
-        loss += d->h_loss[b];
+    loss = loss_dino_crop_be(&d->lb, d->d_ds, s, d->d_pt, v, n_pairs, B, d->dcfg.K,
+                             d->dcfg.tau_s);
 
     head_backward(&d->head, d->p, d->g, d->d_ds, NULL);
     vit_backward(&d->vit, &d->acts, d->p, d->g, d->head.dA);
-    return loss / ((double)B * (double)n_pairs);
+    return loss;
 }
 
 
@@ -159,8 +147,7 @@ static void teacher_pass(Dino *d, const float *const *globals, int B, const Dino
         be->copy(d->d_t + (size_t)a * nk, t, nk * sizeof(float));
     }
     be->upload(d->d_center, d->center, (size_t)K * sizeof(float));
-    be->softmax_rows(d->d_pt, d->d_t, d->d_center, 2 * B, K, 1.0f / st->tau_t);
-    be->add(d->d_pt + 2 * nk, d->d_pt, d->d_pt + nk, nk);
+    dino_targets_be(be, d->d_pt, d->d_t, d->d_center, B, K, st->tau_t);
 }
 
 

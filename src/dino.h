@@ -9,6 +9,7 @@
 
 #include "backend.h"
 #include "head.h"
+#include "loss_backend.h"
 #include "params.h"
 #include "vit.h"
 
@@ -31,12 +32,12 @@ typedef struct {
     int maxB, adam_t;
     float *center;                /* [K] host: the teacher centre (checkpointed state) */
     float *h_tsum;                /* [K] host: column sums of the last call's teacher logits */
-    float *h_loss;                /* [maxB] host: one crop's row losses */
     float *d_t;                   /* [2, B, K] device: teacher logits of the last call */
     float *d_pt;                  /* [3, B, K] device: teacher probabilities of globals 0, 1
                                    * and their sum (the target of a local crop) */
     float *d_center, *d_tsum;     /* [K] device: centre copy, teacher column sums */
-    float *d_ds, *d_loss;         /* [B, K], [B] device: one crop's gradient, row losses */
+    float *d_ds;                  /* [B, K] device: one crop's loss gradient */
+    LossBufs lb;                  /* one crop's row losses */
     int32_t *idx;                 /* kept-token scratch (host) */
 } Dino;
 

@@ -61,10 +61,7 @@ void moco_init(Moco *mo, const VitConfig *vcfg, const MocoConfig *mcfg, const Ba
     mo->d_k[0] = be->alloc((size_t)maxB * mcfg->out * sizeof(float));
     mo->d_k[1] = be->alloc((size_t)maxB * mcfg->out * sizeof(float));
     mo->d_dq = be->alloc((size_t)maxB * mcfg->out * sizeof(float));
-    mo->d_logits = be->alloc((size_t)maxB * maxB * sizeof(float));
-    mo->d_dlogits = be->alloc((size_t)maxB * maxB * sizeof(float));
-    mo->d_loss = be->alloc((size_t)maxB * sizeof(float));
-    mo->h_loss = xmalloc((size_t)maxB * sizeof(float));
+    loss_bufs_init(&mo->lb, be, maxB, maxB);
 }
 
 
@@ -72,7 +69,7 @@ void moco_free(Moco *mo)
 {
     const Backend *be = mo->be;
     float *dev[] = {mo->p, mo->g, mo->m, mo->v, mo->decay, mo->p_t, mo->buf, mo->buf_t,
-                    mo->d_k[0], mo->d_k[1], mo->d_dq, mo->d_logits, mo->d_dlogits, mo->d_loss};
+                    mo->d_k[0], mo->d_k[1], mo->d_dq};
 
     vit_acts_free(&mo->acts, &mo->vit);
     vit_acts_free(&mo->acts_t, &mo->vit);
@@ -82,7 +79,7 @@ void moco_free(Moco *mo)
     vit_free(&mo->vit);
     for (size_t i = 0; i < sizeof dev / sizeof dev[0]; i++)
         be->free(dev[i]);
-    free(mo->h_loss);
+    loss_bufs_free(&mo->lb);
     params_free_table(&mo->params);
     params_free_table(&mo->buffers);
     memset(mo, 0, sizeof(*mo));
@@ -98,30 +95,6 @@ static int32_t *draw_idx(const Moco *mo, VitShape sh, int B, uint64_t seed, uint
 
     vit_draw_tokens(idx, B, NP, TK, seed, step, view);
     return idx;
-}
-
-
-/* ctr(q, k) = 2 tau mean_n CE(q k^T / tau, label n) on the backend, writing
- * mo->d_dq = d ctr / dq; q, k: [B, D] device. Only the B row losses come back to the host.
- * With l = q k^T and xent's gradient dl = (2 tau / B) (1 / tau) (softmax - onehot),
- * dq = dl k (k is the momentum branch: no gradient). */
-static double moco_ctr(Moco *mo, const float *q, const float *k, int B)
-{
-    const Backend *be = mo->be;
-    int D = mo->mcfg.out;
-    float tau = mo->mcfg.tau;
-    double total = 0;
-
-    be->gemm(0, 1, B, B, D, 1.0f, q, D, k, D, 0.0f, mo->d_logits, B);
-    be->xent_rows(mo->d_loss, mo->d_dlogits, mo->d_logits, NULL, B, B, 0, 0, 1.0f / tau,
-                  2.0f * tau / (float)B);
-    be->gemm(0, 0, B, D, B, 1.0f, mo->d_dlogits, B, k, D, 0.0f, mo->d_dq, D);
-
-    /* summed in row order on the host: the same bits whatever the backend's threads */
-    be->download(mo->h_loss, mo->d_loss, (size_t)B * sizeof(float));
-    for (int n = 0; n < B; n++)
-        total += mo->h_loss[n];
-    return 2.0 * (double)tau * total / (double)B;
 }
 
 
@@ -150,7 +123,8 @@ double moco_grad(Moco *mo, const float *img1, const float *img2, int B, const Mo
         vit_forward(&mo->vit, &mo->acts, mo->p, imgs[v], idx, B, st->online);
         const float *z = head_forward(&mo->proj, mo->p, mo->buf, mo->acts.out, B, 1);
         const float *q = head_forward(&mo->pred, mo->p, mo->buf, z, B, 1);
-        loss += moco_ctr(mo, q, mo->d_k[1 - v], B);
+        loss += loss_moco_ctr_be(&mo->lb, mo->d_dq, q, mo->d_k[1 - v], B, mo->mcfg.out,
+                                 mo->mcfg.tau);
 
         /* Backward through predictor, projector and backbone; dz lands in the projector's
          * output gradient and is passed down. */

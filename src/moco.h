@@ -8,6 +8,7 @@
 
 #include "backend.h"
 #include "head.h"
+#include "loss_backend.h"
 #include "params.h"
 #include "vit.h"
 
@@ -27,9 +28,8 @@ typedef struct {
     float *p, *g, *m, *v, *decay, *p_t, *buf, *buf_t;
     VitActs acts, acts_t;
     int maxB, adam_t;
-    /* loss scratch, device: keys k[2][maxB, out] of both views, dq[maxB, out],
-     * logits and dlogits [maxB, maxB], per-row losses [maxB]; row_loss[maxB] on the host */
-    float *d_k[2], *d_dq, *d_logits, *d_dlogits, *d_loss, *h_loss;
+    float *d_k[2], *d_dq;   /* [maxB, out] device: keys of both views, the loss gradient */
+    LossBufs lb;            /* the loss's similarity scratch, maxB x maxB */
 } Moco;
 
 /* One training step's settings. */

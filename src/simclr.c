@@ -54,18 +54,14 @@ void simclr_init(Simclr *s, const VitConfig *vcfg, const SimclrConfig *scfg, con
     vit_acts_init(&s->acts, &s->vit, (int)n2, 1);
     head_alloc(&s->proj, (int)n2);
     s->d_dz = be->alloc(n2 * scfg->out * sizeof(float));
-    s->d_logits = be->alloc(n2 * n2 * sizeof(float));
-    s->d_dlogits = be->alloc(n2 * n2 * sizeof(float));
-    s->d_loss = be->alloc(n2 * sizeof(float));
-    s->h_loss = xmalloc(n2 * sizeof(float));
+    loss_bufs_init(&s->lb, be, (int)n2, (int)n2);
 }
 
 
 void simclr_free(Simclr *s)
 {
     const Backend *be = s->be;
-    float *dev[] = {s->p, s->g, s->m, s->v, s->decay, s->buf, s->img2, s->d_dz, s->d_logits,
-                    s->d_dlogits, s->d_loss};
+    float *dev[] = {s->p, s->g, s->m, s->v, s->decay, s->buf, s->img2, s->d_dz};
 
     vit_acts_free(&s->acts, &s->vit);
     head_free(&s->proj);
@@ -73,33 +69,10 @@ void simclr_free(Simclr *s)
     for (size_t i = 0; i < sizeof dev / sizeof dev[0]; i++)
         be->free(dev[i]);
     free(s->idx);
-    free(s->h_loss);
+    loss_bufs_free(&s->lb);
     params_free_table(&s->params);
     params_free_table(&s->buffers);
     memset(s, 0, sizeof(*s));
-}
-
-
-/* NT-Xent (losses.h) on the backend, writing s->d_dz = dL/dz; z: [N2, D] device, rows i and
- * i + N2/2 twins. With S = z z^T the masked cross-entropy's gradient G = dL/dS has a zero
- * diagonal, and as S is symmetric dz = (G + G^T) z. Only the N2 row losses come back. */
-static double simclr_ntxent(Simclr *s, const float *z, int N2)
-{
-    const Backend *be = s->be;
-    int D = s->scfg.out;
-    double total = 0;
-
-    be->gemm(0, 1, N2, N2, D, 1.0f, z, D, z, D, 0.0f, s->d_logits, N2);
-    be->xent_rows(s->d_loss, s->d_dlogits, s->d_logits, NULL, N2, N2, N2 / 2, 1,
-                  1.0f / s->scfg.tau, 1.0f / (float)N2);
-    be->gemm(0, 0, N2, D, N2, 1.0f, s->d_dlogits, N2, z, D, 0.0f, s->d_dz, D);
-    be->gemm(1, 0, N2, D, N2, 1.0f, s->d_dlogits, N2, z, D, 1.0f, s->d_dz, D);
-
-    /* summed in row order on the host: the same bits whatever the backend's threads */
-    be->download(s->h_loss, s->d_loss, (size_t)N2 * sizeof(float));
-    for (int i = 0; i < N2; i++)
-        total += s->h_loss[i];
-    return total / (double)N2;
 }
 
 
@@ -124,7 +97,7 @@ double simclr_grad(Simclr *s, const float *img1, const float *img2, int B, const
 
     vit_forward(&s->vit, &s->acts, s->p, s->img2, s->idx, N2, st->online);
     const float *z = head_forward(&s->proj, s->p, s->buf, s->acts.out, N2, 1);
-    loss = simclr_ntxent(s, z, N2);
+    loss = loss_ntxent_be(&s->lb, s->d_dz, z, N2, s->scfg.out, s->scfg.tau);
 
     be->zero(s->g, s->params.total * sizeof(float));
     head_backward(&s->proj, s->p, s->g, s->d_dz, NULL);

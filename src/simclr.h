@@ -9,6 +9,7 @@
 
 #include "backend.h"
 #include "head.h"
+#include "loss_backend.h"
 #include "params.h"
 #include "vit.h"
 
@@ -30,9 +31,8 @@ typedef struct {
     VitActs acts;                 /* sized for 2 maxB rows */
     int maxB, adam_t;
     int32_t *idx;                 /* [2 maxB, NP0-or-more] kept tokens of both views (host) */
-    /* loss scratch, device: dz [2 maxB, out], logits and dlogits [2 maxB, 2 maxB],
-     * per-row losses [2 maxB]; h_loss the same on the host */
-    float *d_dz, *d_logits, *d_dlogits, *d_loss, *h_loss;
+    float *d_dz;                  /* [2 maxB, out] device: the loss gradient */
+    LossBufs lb;                  /* the loss's similarity scratch, 2 maxB x 2 maxB */
 } Simclr;
 
 /* One training step's settings. */

@@ -4,6 +4,7 @@
  * schedule values at their corners. Fixed seeds; inputs scaled by 2.385 so that no value
  * is a convenient 0 or 1. */
 #include "losses.h"
+#include "loss_backend.h"
 #include "schedule.h"
 #include "common.h"
 #include "rng.h"
@@ -607,6 +608,71 @@ static void test_thread_invariance(void)
 }
 
 
+/* ---- the backend compositions (loss_backend.h) against the host references ---- */
+
+/* Each loss of loss_backend.h on the CPU backend equals its host function of losses.h on the
+ * same random inputs: loss and gradient to ~1e-5 (float gemm against double dot products). */
+static void test_backend_losses(void)
+{
+    enum { N = 37, N2 = 46, D = 16, B = 5, K = 300, NC = 4 };
+    const Backend *be = backend_cpu();
+    LossBufs lb;
+    float *q = be->alloc(N * D * 4), *k = be->alloc(N * D * 4), *dq = be->alloc(N * D * 4);
+    float *z = be->alloc(N2 * D * 4), *dz = be->alloc(N2 * D * 4);
+    float *g_ref = xmalloc(N2 * D * 4);
+    double g_d[N2 * D];
+
+    loss_bufs_init(&lb, be, N2, N2);
+    fill_normal(q, N * D, 21, 2.385);
+    fill_normal(k, N * D, 22, 2.385);
+    fill_normal(z, N2 * D, 23, 2.385);
+    l2norm_rows(q, N, D);
+    l2norm_rows(k, N, D);
+    l2norm_rows(z, N2, D);
+
+    double Lm = loss_moco_ctr_be(&lb, dq, q, k, N, D, 0.2f);
+    float Lm_ref = loss_moco_ctr(g_ref, q, k, N, D, 0.2f);
+    to_double(g_d, g_ref, N * D);
+    check_close(Lm, Lm_ref, 1e-5 * fabs(Lm_ref), "moco on the backend == loss_moco_ctr");
+    check_relerr(rel_err(dq, g_d, N * D), 1e-5, "moco dq on the backend == loss_moco_ctr");
+
+    double Ln = loss_ntxent_be(&lb, dz, z, N2, D, 0.1f);
+    float Ln_ref = loss_ntxent(g_ref, z, N2, D, 0.1f);
+    to_double(g_d, g_ref, N2 * D);
+    check_close(Ln, Ln_ref, 1e-5 * fabs(Ln_ref), "ntxent on the backend == loss_ntxent");
+    check_relerr(rel_err(dz, g_d, N2 * D), 1e-5, "ntxent dz on the backend == loss_ntxent");
+    loss_bufs_free(&lb);
+
+    /* DINO: two globals and two locals, a non-zero centre; crop by crop as dino.c runs them */
+    size_t nk = (size_t)B * K;
+    float *s = be->alloc(NC * nk * 4), *t = be->alloc(2 * nk * 4), *c = be->alloc(K * 4);
+    float *pt = be->alloc(3 * nk * 4), *ds = be->alloc(NC * nk * 4);
+    float *ds_ref = xmalloc(NC * nk * 4);
+    double *ds_d = xmalloc(NC * nk * sizeof(double)), Ld = 0.0;
+
+    fill_normal(s, NC * nk, 24, 0.2385);
+    fill_normal(t, 2 * nk, 25, 0.2385);
+    fill_normal(c, K, 26, 0.05);
+    loss_bufs_init(&lb, be, B, 0);
+    dino_targets_be(be, pt, t, c, B, K, 0.04f);
+    for (int v = 0; v < NC; v++)
+        Ld += loss_dino_crop_be(&lb, ds + v * nk, s + v * nk, pt, v, 2 * NC - 2, B, K, 0.1f);
+    float Ld_ref = loss_dino(ds_ref, NULL, s, t, c, 2, NC, B, K, 0.1f, 0.04f);
+    for (size_t i = 0; i < NC * nk; i++)
+        ds_d[i] = ds_ref[i];
+    check_close(Ld, Ld_ref, 1e-5 * fabs(Ld_ref), "dino crops on the backend == loss_dino");
+    check_relerr(rel_err(ds, ds_d, (int)(NC * nk)), 1e-5, "dino ds on the backend == loss_dino");
+    loss_bufs_free(&lb);
+
+    float *dev[] = {q, k, dq, z, dz, s, t, c, pt, ds};
+    for (size_t i = 0; i < sizeof dev / sizeof dev[0]; i++)
+        be->free(dev[i]);
+    free(g_ref);
+    free(ds_ref);
+    free(ds_d);
+}
+
+
 int main(void)
 {
     test_moco();
@@ -617,6 +683,7 @@ int main(void)
     test_dino();
     test_dino_center();
     test_thread_invariance();
+    test_backend_losses();
     test_lr();
     test_other_schedules();
     return check_summary();
