@@ -610,6 +610,58 @@ static void test_select_row(int B, int T, int C, int row)
 
 /* ---- optimizer and EMA ------------------------------------------------------------------- */
 
+/* Softmax cross-entropy rows: one-hot labels (MoCo: shift 0; NT-Xent: shift N/2 with the
+ * self column masked) and target rows (DINO: positive, summing to 1 or, on odd rows, 2). */
+static void test_xent_rows(int N, int K, int shift, int mask, int with_target, int want_grad)
+{
+    size_t nk = (size_t)N * K;
+    Twin x = twin_random(nk, 0.385, 1.7), loss = twin_out(N), t = twin_null();
+    Twin dl = want_grad ? twin_out(nk) : twin_null();
+    char shape[96];
+
+    snprintf(shape, sizeof shape, "N=%d K=%d shift=%d%s%s%s", N, K, shift,
+             mask ? " masked" : "", with_target ? " target" : "", want_grad ? "" : " dl NULL");
+    if (with_target) {
+        float *h = xmalloc(nk * sizeof(float));
+        par_fill(h, nk, 0.0, 1.0);
+        for (int n = 0; n < N; n++) {
+            double sum = 0.0;
+            for (int k = 0; k < K; k++)
+                sum += h[(size_t)n * K + k] = 0.05f + fabsf(h[(size_t)n * K + k]);
+            for (int k = 0; k < K; k++)
+                h[(size_t)n * K + k] *= (float)((1 + n % 2) / sum);
+        }
+        t = twin_upload(h, nk);
+        free(h);
+    }
+    BOTH(s) par_be[s]->xent_rows(loss.p[s], dl.p[s], x.p[s], t.p[s], N, K, shift, mask,
+                                 1.0f / 0.1f, 1.0f / (float)N);
+    par_check("xent_rows loss", shape, &loss, TOL_RED);
+    if (want_grad)
+        par_check("xent_rows dlogits (overwrites)", shape, &dl, TOL_RED);
+    twin_free(&x);
+    twin_free(&loss);
+    twin_free(&t);
+    twin_free(&dl);
+}
+
+
+/* DINO's teacher softmax: (x - center) / 0.04, sharp rows, with and without a centre. */
+static void test_softmax_rows(int N, int K, int with_center)
+{
+    Twin x = twin_random((size_t)N * K, 0.385, 0.3), out = twin_out((size_t)N * K);
+    Twin c = with_center ? twin_random(K, -0.21, 0.2) : twin_null();
+    char shape[64];
+
+    snprintf(shape, sizeof shape, "N=%d K=%d%s", N, K, with_center ? " centred" : "");
+    BOTH(s) par_be[s]->softmax_rows(out.p[s], x.p[s], c.p[s], N, K, 1.0f / 0.04f);
+    par_check("softmax_rows", shape, &out, TOL_RED);
+    twin_free(&x);
+    twin_free(&out);
+    twin_free(&c);
+}
+
+
 static void test_adamw(size_t n, int t)
 {
     float *h = xmalloc(n * sizeof(float));
@@ -931,6 +983,18 @@ static void test_ops(void)
     test_select_row(3, 5, 7, 0);
     test_select_row(2, 4, 6, 3);
     test_select_row(256, 197, 384, 0);
+
+    test_xent_rows(1, 1, 0, 0, 0, 1);
+    test_xent_rows(7, 13, 0, 0, 0, 1);
+    test_xent_rows(256, 256, 0, 0, 0, 1);
+    test_xent_rows(512, 512, 256, 1, 0, 1);
+    test_xent_rows(6, 4099, 0, 0, 1, 1);
+    test_xent_rows(3, 65536, 0, 0, 1, 1);
+    test_xent_rows(5, 300, 2, 1, 1, 0);
+    test_softmax_rows(1, 1, 0);
+    test_softmax_rows(7, 13, 1);
+    test_softmax_rows(300, 257, 0);
+    test_softmax_rows(4, 65536, 1);
 
     test_adamw(1, 1);
     test_adamw(13, 1);
