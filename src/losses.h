@@ -6,9 +6,10 @@
  * it, unlike the backend's _backward kernels). A caller that needs a sum (MoCo's symmetric
  * ctr(q1,k2) + ctr(q2,k1) uses disjoint q buffers, so it never does) adds the results itself.
  * Gradients are those of the returned (mean) loss; inputs and outputs must not overlap.
- * TODO(losses): the similarity matrices are plain double loops on the host (2 cores: MoCo
- * N=256 D=256 ~24 ms, NT-Xent 2N=512 ~130 ms); batches of thousands want the backend's gemm
- * for q k^T and a device-side softmax, which also saves the device-to-host copy. */
+ * Training runs the same losses from backend ops on device memory (loss_backend.h); these
+ * plain double loops stay as the independent reference that test_losses holds it to. DINO's
+ * centre update (dino_center_apply) is used by training as it is: the centre lives on the
+ * host. */
 #ifndef HASTEN_LOSSES_H
 #define HASTEN_LOSSES_H
 
