@@ -75,7 +75,7 @@ double dino_step(Dino *d, const float *const *globals, const float *const *local
                  int S_local, int B, const DinoStep *st);
 
 /* FLOPs of one step of B images: student forward + backward (3x forward) of 2 globals and
- * L locals, teacher forward of the 2 globals. The host-side loss is not counted. */
+ * L locals, teacher forward of the 2 globals. The loss (row softmaxes over K) is not counted. */
 double dino_step_flops(const Dino *d, VitShape online, VitShape target, int L, int S_local,
                        int B);
 

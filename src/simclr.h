@@ -57,7 +57,7 @@ double simclr_grad(Simclr *s, const float *img1, const float *img2, int B, const
 double simclr_step(Simclr *s, const float *img1, const float *img2, int B, const SimclrStep *st);
 
 /* FLOPs of one step of B images (2B rows): forward + backward (3x forward) of backbone and
- * projector. The NT-Xent itself (host, O(4 B^2 out)) is not counted. */
+ * projector. The NT-Xent itself (three 2B x 2B x out gemms) is not counted. */
 double simclr_step_flops(const Simclr *s, VitShape online, int B);
 
 #endif
