@@ -5,6 +5,7 @@
 #include "h5io.h"
 #include "rng.h"
 #include "study.h"
+#include "train_data.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -38,8 +39,29 @@ static float *random_views(const Method *me, int B, int v)
 }
 
 
+double cost_data_seconds(const Method *me, const Dataset *d, int B, int reps, int warmup)
+{
+    TrainData td;
+    double *t = xcalloc((size_t)reps, sizeof(double));
+
+    train_data_init(&td, d, me, B, 17);
+    for (int i = -warmup; i < reps; i++) {
+        double t0 = now_seconds();
+        train_data_step(&td, i + warmup);
+        me->be->sync();
+        if (i >= 0)
+            t[i] = now_seconds() - t0;
+    }
+    double sec = median(t, reps);
+
+    train_data_free(&td);
+    free(t);
+    return sec;
+}
+
+
 CostRow *cost_measure(Method *me, const Strategy *s, size_t n, int B, int reps, int warmup,
-                      double *unit_seconds)
+                      double data_seconds, double *unit_seconds)
 {
     int nv = method_num_views(me);
     float *views[16];
@@ -61,8 +83,8 @@ CostRow *cost_measure(Method *me, const Strategy *s, size_t n, int B, int reps, 
     }
     free(feat);
     *unit_seconds = median(t, reps) / B;
-    printf("unit: %.3f ms per sample (forward of the base model, batch %d)\n",
-           1e3 * *unit_seconds, B);
+    printf("unit: %.3f ms per sample (forward of the base model, batch %d); data pipeline "
+           "%.3f s per step, added to every strategy\n", 1e3 * *unit_seconds, B, data_seconds);
     printf("  #  |  P  keep  branches |  s/step | units/sample | FLOP units | rel cost | "
            "rel FLOPs\n");
 
@@ -72,13 +94,15 @@ CostRow *cost_measure(Method *me, const Strategy *s, size_t n, int B, int reps, 
         for (int i = -warmup; i < reps; i++) {
             st.step = (uint64_t)(i + warmup);
             double t0 = now_seconds();
+            /* The update is part of every step: at lr 0 it leaves the weights as they are. */
             method_grad(me, views, B, &st);
+            method_update(me, &st, 0.0f);
             me->be->sync();
             if (i >= 0)
                 t[i] = now_seconds() - t0;
         }
         CostRow *r = &rows[k];
-        r->seconds_per_step = median(t, reps);
+        r->seconds_per_step = median(t, reps) + data_seconds;
         r->flops_per_sample = method_step_flops(me, s[k], 1);
         r->cost_units = r->seconds_per_step / B / *unit_seconds;
         r->cost_units_flop = r->flops_per_sample / unit_flops;

@@ -178,7 +178,7 @@ static void test_method(MethodKind kind, const Dataset *train, const Dataset *te
     /* The cost table times steps; only that it runs matters here. */
     Strategy cs[2] = {{4, 1.0f, COMPRESS_NONE}, {8, 0.25f, COMPRESS_BOTH}};
     double unit;
-    CostRow *rows = cost_measure(&me[1], cs, 2, 4, 1, 0, &unit);
+    CostRow *rows = cost_measure(&me[1], cs, 2, 4, 1, 0, 0.0, &unit);
     snprintf(name, sizeof name, "%s on %s: cost table of 2 strategies", mname, be[1]->name);
     check_true(isfinite(rows[1].seconds_per_step) && unit > 0, name, NULL);
     free(rows);
