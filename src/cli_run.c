@@ -37,7 +37,7 @@ static const Preset PRESETS[] = {
     {"tiny", 3000, 0.25, "--preset tiny",
      "--patches 4,7 --keeps 1,0.5 --branches online --reps 3 --warmup 1",
      "--draws 3 --ref-draws 4 --batch 16", "--subset-train 512 --subset-test 256", 0, 0},
-    {"study", 1.5e6, 0.1, "--eval-train 10000 --eval-test 2000", "--reps 3",
+    {"study", 2.5e5, 0.1, "--eval-train 10000 --eval-test 2000", "--reps 3",
      "--draws 8 --ref-draws 16 --batch 64", "", 1, 1},
 };
 
