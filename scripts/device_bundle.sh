@@ -29,6 +29,9 @@ for p in $PROGS; do ldd "$p"; done | awk '$3 ~ /^\// {print $3}' | sort -u | whi
         *) cp -L "$lib" "$BUNDLE/lib/" ;;
     esac
 done
-tar -C build -cJf build/device.tar.xz device
+# Written aside and renamed: an interrupted run must not leave a truncated archive to carry.
+echo "device_bundle: compressing (about 3 minutes on 2 cores)"
+tar -C build -cJf build/device.tar.xz.tmp device
+mv build/device.tar.xz.tmp build/device.tar.xz
 du -h build/device.tar.xz
 echo "carry build/device.tar.xz; run: sh scripts/device_check.sh"
