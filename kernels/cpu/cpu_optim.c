@@ -1,5 +1,6 @@
 /* cpu_optim.c: the parameter update and the momentum-encoder EMA, over flat parameter
  * vectors p[n] (every tensor of the model laid end to end) with moments m[n], v[n]. */
+#include "adamw_element.h"
 #include "cpu_ops.h"
 
 #include <math.h>
@@ -16,15 +17,9 @@ void cpu_adamw_step(float *p, float *m, float *v, const float *g, const float *d
     float bc2 = (float)(1.0 - pow((double)b2, t));
 
     #pragma omp parallel for simd if (parallel: n >= CPU_PAR_MIN) schedule(static)
-    for (size_t i = 0; i < n; i++) {
-        float mi = b1 * m[i] + (1.0f - b1) * g[i];
-        float vi = b2 * v[i] + (1.0f - b2) * g[i] * g[i];
-        float dec = decay ? decay[i] : 1.0f;
-
-        m[i] = mi;
-        v[i] = vi;
-        p[i] -= lr * (mi / bc1 / (sqrtf(vi / bc2) + eps) + wd * dec * p[i]);
-    }
+    for (size_t i = 0; i < n; i++)
+        adamw_element(p + i, m + i, v + i, g[i], decay ? decay[i] : 1.0f, lr, b1, b2, eps, wd,
+                      bc1, bc2);
 }
 
 

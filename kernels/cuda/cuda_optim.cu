@@ -2,6 +2,7 @@
  * vectors p[n] (every tensor of the model laid end to end) with moments m[n], v[n]. */
 #include "cuda_common.h"
 #include "cuda_ops.h"
+#include "adamw_element.h"
 
 #include <math.h>
 
@@ -11,13 +12,8 @@ __global__ static void adamw_kernel(float *p, float *m, float *v, const float *g
                                     float eps, float wd, float bc1, float bc2)
 {
     GRID_STRIDE_LOOP(i, n) {
-        float mi = b1 * m[i] + (1.0f - b1) * g[i];
-        float vi = b2 * v[i] + (1.0f - b2) * g[i] * g[i];
-        float dec = decay ? decay[i] : 1.0f;
-
-        m[i] = mi;
-        v[i] = vi;
-        p[i] -= lr * (mi / bc1 / (sqrtf(vi / bc2) + eps) + wd * dec * p[i]);
+        adamw_element(p + i, m + i, v + i, g[i], decay ? decay[i] : 1.0f, lr, b1, b2, eps, wd,
+                      bc1, bc2);
     }
 }
 
